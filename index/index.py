@@ -1,0 +1,273 @@
+"""The article index: ingest, remove, list, search (hybrid dense + BM25), check."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Literal, Sequence
+
+import numpy as np
+
+from index.chunker import Chunker
+from index.config import IndexConfig
+from index.embedder import Embedder
+from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
+from index.lexical import LexicalIndex
+from index.loaders import load_paths
+from index.snapshot import Settings, Snapshot, settings_from_meta
+from index.storage import IndexDir
+from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWarning
+
+Progress = Callable[[int, int], None]
+SearchMode = Literal["hybrid", "dense", "lexical"]
+_RRF_K = 60
+_EMBED_STEP = 256
+
+
+class Index:
+    """A directory of indexed articles, safe to share between readers and writers.
+
+    Settings left None in ``config`` adopt those the index was built with (the defaults for a new
+    index); settings given must match an existing index, or loading raises ``IndexMismatchError``.
+
+    Example:
+        >>> idx = Index("qa-index")
+        >>> idx.add_paths(["articles/"]).summary()
+        >>> idx.search("Who is the Kremlin spokesman?", k=3)[0].chunk.text
+    """
+
+    def __init__(self, path: str | os.PathLike[str], config: IndexConfig | None = None, *, embedder: Embedder | None = None) -> None:
+        self.path = Path(path)
+        self.config = config if config is not None else IndexConfig()
+        self._dir = IndexDir(self.path)
+        self._embedder = embedder
+        self._snap: Snapshot | None = None
+        self._gen: str | None = None
+        self._mutex = threading.RLock()
+
+    # ----- reading -------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return self._dir.current() is not None
+
+    def snapshot(self) -> Snapshot:
+        """The live state, reloaded when another writer (thread or process) has committed since."""
+        with self._mutex:
+            gen = self._dir.current()
+            if gen is None:
+                raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
+            if gen != self._gen or self._snap is None:
+                folder = self._dir.live()
+                meta = self._dir.read_meta(folder)
+                self._check_settings(settings_from_meta(meta))
+                self._dir.verify_files(folder, meta)
+                self._snap, self._gen = Snapshot.load(folder, meta), gen
+            return self._snap
+
+    def _check_settings(self, built: Settings) -> None:
+        if self.config.model is not None and self.config.model != built.model:
+            raise IndexMismatchError(
+                f"index built with model {built.model}, dimension {built.dimension}; "
+                f"this configuration asks for {self.config.model}"
+            )
+
+    @property
+    def settings(self) -> Settings:
+        if self.exists:
+            return self.snapshot().settings
+        size, overlap = self.config.resolved_chunking()
+        return Settings(self.config.resolved_model(), self.embedder.dimension, size, overlap, self.config.separators)
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._mutex:
+            if self._embedder is None:
+                model = self._snap.settings.model if self._snap else self.config.resolved_model()
+                self._embedder = Embedder(model, batch_size=self.config.batch_size)
+            return self._embedder
+
+    def list(self) -> list[ArticleInfo]:
+        """Every article with its chunk count, in ingest order."""
+        snap = self.snapshot()
+        counts: dict[str, int] = {}
+        for ch in snap.chunks:
+            counts[ch.doc_id] = counts.get(ch.doc_id, 0) + 1
+        return [ArticleInfo(a.doc_id, a.title, a.date, a.source, counts.get(a.doc_id, 0)) for a in snap.articles.values()]
+
+    def article(self, doc_id: str) -> Article:
+        try:
+            return self.snapshot().articles[doc_id]
+        except KeyError:
+            raise QAError(f"no article with id {doc_id} in {self.path}") from None
+
+    def info(self) -> dict:
+        """Counts and settings, as shown by ``qa info``."""
+        snap = self.snapshot()
+        meta = self._dir.read_meta(self._dir.live())
+        return {
+            "path": str(self.path), "generation": self._gen, "format_version": meta.get("format_version"),
+            "package_version": meta.get("package_version"), "created": meta.get("created"), "updated": meta.get("updated"),
+            "model": snap.settings.model, "dimension": snap.settings.dimension,
+            "chunk_size": snap.settings.chunk_size, "chunk_overlap": snap.settings.chunk_overlap,
+            "articles": len(snap.articles), "chunks": len(snap.chunks),
+        }
+
+    def check(self) -> list[str]:
+        """Problems found by re-reading the live generation from disk (empty when the index is sound)."""
+        try:
+            folder = self._dir.live()
+            meta = self._dir.read_meta(folder)
+            settings_from_meta(meta)
+            self._dir.verify_files(folder, meta)
+            snap = Snapshot.load(folder, meta)
+        except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
+            return [str(exc)]
+        problems = []
+        with_chunks = {c.doc_id for c in snap.chunks}
+        for doc_id, art in snap.articles.items():
+            if doc_id not in with_chunks:
+                problems.append(f"article {doc_id} ({art.title[:40]}) has no chunks")
+        return problems
+
+    # ----- search --------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> list[Hit]:
+        """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank."""
+        if k < 1:
+            raise ValueError(f"k must be positive, got {k}")
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"mode must be hybrid, dense or lexical, got {mode!r}")
+        snap = self.snapshot()
+        if not snap.chunks:
+            return []
+        depth = min(len(snap.chunks), max(5 * k, 50))
+        dense: dict[int, tuple[int, float]] = {}
+        lexical: dict[int, tuple[int, float]] = {}
+        if mode != "lexical":
+            if self.embedder.dimension != snap.settings.dimension:
+                raise IndexMismatchError(
+                    f"index built with dimension {snap.settings.dimension}; model {self.embedder.model} "
+                    f"gives {self.embedder.dimension}"
+                )
+            scores, rows = snap.vectors.search(self.embedder.embed([query]), depth)
+            dense = {int(r): (rank, float(s)) for rank, (r, s) in enumerate(zip(rows[0], scores[0])) if r >= 0}
+        if mode != "dense":
+            bm = snap.lexical.scores(query)
+            top = np.argsort(-bm, kind="stable")[:depth]
+            lexical = {int(r): (rank, float(bm[r])) for rank, r in enumerate(top) if bm[r] > 0}
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for row, (rank, _) in ranking.items():
+                fused[row] = fused.get(row, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        best = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        return [
+            Hit(
+                chunk=snap.chunks[r], article=snap.articles[snap.chunks[r].doc_id], score=fused[r],
+                dense_score=dense[r][1] if r in dense else None,
+                lexical_score=lexical[r][1] if r in lexical else None,
+            )
+            for r in best
+        ]
+
+    # ----- writing -------------------------------------------------------------------------
+    def add_paths(self, paths: Sequence[str | os.PathLike[str]], *, progress: Progress | None = None,
+                  on_warning: Callable[[IngestWarning], None] | None = None) -> IngestReport:
+        """Ingest files and folders; unreadable files become warnings and the rest is indexed."""
+        max_bytes = self.config.max_file_bytes
+        articles: list[Article] = []
+        warnings: list[IngestWarning] = []
+        for item in load_paths(paths, max_bytes=max_bytes):
+            if isinstance(item, IngestWarning):
+                warnings.append(item)
+                if on_warning:
+                    on_warning(item)
+            else:
+                articles.append(item)
+        return self.add_articles(articles, progress=progress, warnings=warnings)
+
+    def add_articles(self, articles: Iterable[Article], *, progress: Progress | None = None,
+                     warnings: Sequence[IngestWarning] = ()) -> IngestReport:
+        """Add articles; an article whose key is already indexed with other content replaces it."""
+        began = time.monotonic()
+        with self._mutex, self._dir.lock(self._lock_timeout()):
+            base = self._latest()
+            by_key = {a.key: a.doc_id for a in base.articles.values()}
+            batch: dict[str, Article] = {}
+            replaced_ids: set[str] = set()
+            added = replaced = unchanged = 0
+            for art in articles:
+                if art.doc_id in base.articles or art.doc_id in batch:
+                    unchanged += 1
+                    continue
+                old = by_key.get(art.key)
+                if old is not None and old not in replaced_ids:
+                    replaced_ids.add(old)
+                    replaced += 1
+                else:
+                    added += 1
+                batch[art.doc_id] = art
+            n_chunks = 0
+            if batch:
+                snap = self._without(base, replaced_ids)
+                snap, n_chunks = self._with(snap, list(batch.values()), progress)
+                self._commit(snap)
+            return IngestReport(added, replaced, unchanged, len(warnings), n_chunks, time.monotonic() - began, tuple(warnings))
+
+    def remove(self, doc_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Remove articles by id; returns (removed, unknown). Space is reclaimed at once (no re-embedding)."""
+        with self._mutex, self._dir.lock(self._lock_timeout()):
+            base = self._latest()
+            wanted = list(dict.fromkeys(doc_ids))
+            removed = [d for d in wanted if d in base.articles]
+            unknown = [d for d in wanted if d not in base.articles]
+            if removed:
+                self._commit(self._without(base, set(removed)))
+            return removed, unknown
+
+    def _lock_timeout(self) -> float:
+        return self.config.lock_timeout
+
+    def _latest(self) -> Snapshot:
+        if self.exists:
+            snap = self.snapshot()
+            cfg, built = self.config, snap.settings
+            if (cfg.chunk_size not in (None, built.chunk_size)) or (cfg.chunk_overlap not in (None, built.chunk_overlap)):
+                raise IndexMismatchError(
+                    f"index built with chunk size {built.chunk_size}, overlap {built.chunk_overlap}; "
+                    f"this configuration asks for {cfg.chunk_size}, {cfg.chunk_overlap}"
+                )
+            return snap
+        return Snapshot.empty(self.settings)
+
+    def _without(self, snap: Snapshot, doc_ids: set[str]) -> Snapshot:
+        if not doc_ids:
+            return snap
+        keep = np.array([c.doc_id not in doc_ids for c in snap.chunks], dtype=bool)
+        chunks = tuple(
+            Chunk(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(c for c, k in zip(snap.chunks, keep) if k)
+        )
+        articles = {d: a for d, a in snap.articles.items() if d not in doc_ids}
+        lexical = LexicalIndex.build([c.text for c in chunks])
+        return Snapshot(snap.settings, articles, chunks, snap.vectors.without(keep), lexical, snap.created)
+
+    def _with(self, snap: Snapshot, new: list[Article], progress: Progress | None) -> tuple[Snapshot, int]:
+        s = snap.settings
+        chunker = Chunker(chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, separators=s.separators)
+        chunks = list(snap.chunks)
+        fresh: list[Chunk] = []
+        for art in new:
+            fresh.extend(chunker.split(art, first_id=len(chunks) + len(fresh)))
+        vectors = snap.vectors.copy()
+        for lo in range(0, len(fresh), _EMBED_STEP):
+            vectors.add(self.embedder.embed([c.text for c in fresh[lo : lo + _EMBED_STEP]]))
+            if progress:
+                progress(min(lo + _EMBED_STEP, len(fresh)), len(fresh))
+        chunks.extend(fresh)
+        articles = {**snap.articles, **{a.doc_id: a for a in new}}
+        lexical = LexicalIndex.build([c.text for c in chunks])
+        return Snapshot(s, articles, tuple(chunks), vectors, lexical, snap.created), len(fresh)
+
+    def _commit(self, snap: Snapshot) -> None:
+        self._gen = self._dir.write(snap.save)
+        self._snap = snap

@@ -1,0 +1,217 @@
+"""Read articles from .txt, .md, .html/.htm and .jsonl files.
+
+Every problem with one file (or one JSONL line) becomes an ``IngestWarning``; nothing raises
+past ``load_paths`` for bad input, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from index.errors import BadDocumentError
+from index.htmltext import html_to_text
+from index.types import Article, IngestWarning
+
+SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
+_HEADER_LINES = 6
+_MAX_TITLE = 200
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE_LINE = re.compile(
+    r"^\s*[*_]*\s*(?:(?:date|dated|published|posted|updated)\s*:?\s*)?"
+    r"(?P<date>\d{4}-\d{2}-\d{2}|(?:" + _MONTHS + r")\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:" + _MONTHS + r")\.?\s+\d{4})"
+    r"(?P<rest>\b.*)$",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^\s*(?:by|of|from|author)\s*:?\s+(?P<name>[^\d\n]{2,80})$", re.IGNORECASE)
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s+")
+
+
+def content_id(title: str, date: str | None, text: str) -> str:
+    """A stable id from the article's content: equal content, equal id."""
+    digest = hashlib.sha256(f"{title}\x00{date or ''}\x00{text}".encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def normalise_date(raw: str) -> str:
+    """ISO ``YYYY-MM-DD`` where the date can be parsed, else the raw string stripped."""
+    raw = raw.strip().rstrip(".")
+    cleaned = re.sub(r"\s+", " ", raw.replace(",", "").replace(".", ""))
+    for fmt in ("%Y-%m-%d", "%B %d %Y", "%d %B %Y", "%b %d %Y", "%d %b %Y"):
+        try:
+            return dt.datetime.strptime(cleaned, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return raw
+
+
+def decode(data: bytes, source: str) -> str:
+    """Decode UTF-8 text (BOM allowed) with newlines normalised; raise BadDocumentError otherwise."""
+    if b"\x00" in data[:8192]:
+        raise BadDocumentError(f"{source}: binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadDocumentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_plain(text: str, *, source: str, key: str, markdown: bool = False) -> Article:
+    """Build an article from plain text, reading a title/date/byline header where present."""
+    if not text.strip():
+        raise BadDocumentError(f"{source}: empty article")
+    title = date = author = None
+    seen = 0
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > _HEADER_LINES:
+            break
+        if date is None and (m := _DATE_LINE.match(line)) and len(line) < 120:
+            date = normalise_date(m.group("date"))
+            continue
+        if author is None and (m := _BYLINE.match(line)):
+            author = m.group("name").strip()
+            continue
+        if title is None:
+            title = _MD_HEADING.sub("", line).strip() if markdown else line.strip()
+            if date is not None or author is not None:
+                break
+    title = title or text.strip().split("\n", 1)[0]
+    if len(title) > _MAX_TITLE:
+        title = title[: _MAX_TITLE - 1].rstrip() + "…"
+    return Article(
+        doc_id=content_id(title, date, text), key=key, title=title, text=text,
+        source=source, date=date, author=author,
+    )
+
+
+def parse_html_doc(raw: str, *, source: str, key: str) -> Article:
+    """Build an article from HTML: its title, publication date and main text."""
+    page = html_to_text(raw)
+    if not page.text.strip():
+        raise BadDocumentError(f"{source}: HTML without readable text")
+    base = parse_plain(page.text, source=source, key=key)
+    title = page.title or base.title
+    date = normalise_date(page.date) if page.date else base.date
+    return Article(
+        doc_id=content_id(title, date, page.text), key=key, title=title, text=page.text,
+        source=source, date=date, author=base.author,
+    )
+
+
+def parse_jsonl_line(line: str, *, source: str, lineno: int) -> Article:
+    """Build an article from one JSONL record (``text`` required)."""
+    where = f"{source}:{lineno}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadDocumentError(f"{where}: malformed JSON ({exc.msg})") from None
+    if not isinstance(record, dict):
+        raise BadDocumentError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadDocumentError(f"{where}: 'text' must be a non-empty string")
+    for name in ("title", "date", "source", "url", "id"):
+        value = record.get(name)
+        if value is not None and not isinstance(value, (str, int)):
+            raise BadDocumentError(f"{where}: '{name}' must be a string")
+    text = text.replace("\r\n", "\n")
+    rec_id = record.get("id")
+    key = f"{source}#id={rec_id}" if rec_id is not None else f"{source}#{lineno}"
+    base = parse_plain(text, source=str(record.get("source") or where), key=key)
+    title = str(record["title"]).strip() if record.get("title") else base.title
+    date = normalise_date(str(record["date"])) if record.get("date") else base.date
+    return Article(
+        doc_id=content_id(title, date, text), key=key, title=title, text=text,
+        source=str(record.get("source") or where), date=date, author=base.author,
+        url=str(record["url"]) if record.get("url") else None,
+    )
+
+
+def load_file(path: Path, *, max_bytes: int) -> Iterator[Article | IngestWarning]:
+    """Yield the articles of one file, or a warning for each part that cannot be read."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise BadDocumentError(f"{source}: {size} bytes is over the limit of {max_bytes}")
+        data = path.read_bytes()
+    except BadDocumentError as exc:
+        yield IngestWarning(source, _reason(exc, source))
+        return
+    except OSError as exc:
+        yield IngestWarning(source, exc.strerror or str(exc))
+        return
+    yield from load_bytes(data, source, max_bytes=max_bytes)
+
+
+def load_bytes(data: bytes, source: str, *, max_bytes: int) -> Iterator[Article | IngestWarning]:
+    """Yield the articles held in ``data``, typed by the suffix of ``source`` (e.g. an uploaded file's name).
+
+    ``source`` is only recorded, never opened.
+    """
+    try:
+        if len(data) > max_bytes:
+            raise BadDocumentError(f"{source}: {len(data)} bytes is over the limit of {max_bytes}")
+        if not data.strip():
+            raise BadDocumentError(f"{source}: empty file")
+        suffix = Path(source).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise BadDocumentError(f"{source}: unsupported file type '{suffix}'")
+        text = decode(data, source)
+        if suffix == ".jsonl":
+            yield from _load_jsonl(text, source)
+        elif suffix in (".html", ".htm"):
+            yield parse_html_doc(text, source=source, key=source)
+        else:
+            yield parse_plain(text, source=source, key=source, markdown=suffix in (".md", ".markdown"))
+    except BadDocumentError as exc:
+        yield IngestWarning(source, _reason(exc, source))
+
+
+def _load_jsonl(text: str, source: str) -> Iterator[Article | IngestWarning]:
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield parse_jsonl_line(line, source=source, lineno=lineno)
+        except BadDocumentError as exc:
+            yield IngestWarning(f"{source}:{lineno}", _reason(exc, f"{source}:{lineno}"))
+
+
+def _reason(exc: BadDocumentError, prefix: str) -> str:
+    message = str(exc)
+    return message[len(prefix) + 2 :] if message.startswith(prefix + ": ") else message
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
+    """Expand files and folders (recursively) into supported files, sorted; warn on the rest."""
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in child.relative_to(path).parts):
+                    yield child.resolve()
+        elif path.is_file():
+            if path.suffix.lower() in SUFFIXES:
+                yield path.resolve()
+            else:
+                yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
+        else:
+            yield IngestWarning(str(path), "no such file or folder")
+
+
+def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:
+    """Yield every article (or warning) found under ``paths``."""
+    for item in iter_files(paths):
+        if isinstance(item, IngestWarning):
+            yield item
+        else:
+            yield from load_file(item, max_bytes=max_bytes)

@@ -1,0 +1,131 @@
+"""One immutable state of the index in memory, and its (de)serialisation to a generation folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from index.errors import IndexCorruptError, IndexMismatchError
+from index.lexical import LexicalIndex
+from index.types import Article, Chunk
+from index.vectors import VectorStore
+
+FORMAT_VERSION = 1
+ARTICLES = "articles.jsonl"
+CHUNKS = "chunks.jsonl"
+VECTORS = "vectors.faiss"
+BM25 = "bm25"
+_ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("news-qa")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an index was built with; two must agree before one is added to the other."""
+
+    model: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    separators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Articles, chunks (row i = vector i), dense and lexical indexes: never mutated once built."""
+
+    settings: Settings
+    articles: dict[str, Article]
+    chunks: tuple[Chunk, ...]
+    vectors: VectorStore
+    lexical: LexicalIndex
+    created: str
+
+    @classmethod
+    def empty(cls, settings: Settings) -> "Snapshot":
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return cls(settings, {}, (), VectorStore(settings.dimension), LexicalIndex(None, 0), now)
+
+    def save(self, folder: Path) -> dict:
+        """Write the data files into ``folder``; return the content of meta.json (without checksums)."""
+        with open(folder / ARTICLES, "w", encoding="utf-8") as fh:
+            for art in self.articles.values():
+                fh.write(json.dumps(dataclasses.asdict(art), ensure_ascii=False) + "\n")
+        with open(folder / CHUNKS, "w", encoding="utf-8") as fh:
+            for ch in self.chunks:
+                fh.write(json.dumps({"chunk_id": ch.chunk_id, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
+        self.vectors.save(folder / VECTORS)
+        self.lexical.save(folder / BM25)
+        s = self.settings
+        return {
+            "format_version": FORMAT_VERSION,
+            "package_version": package_version(),
+            "created": self.created,
+            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "embedding": {"model": s.model, "dimension": s.dimension, "normalized": True, "metric": "inner_product"},
+            "chunker": {"chunk_size": s.chunk_size, "chunk_overlap": s.chunk_overlap, "separators": list(s.separators)},
+            "counts": {"articles": len(self.articles), "chunks": len(self.chunks), "vectors": len(self.vectors)},
+        }
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict) -> "Snapshot":
+        """Read a generation whose files were already verified against meta.json's checksums."""
+        settings = settings_from_meta(meta)
+        articles: dict[str, Article] = {}
+        for n, rec in enumerate(_jsonl(folder / ARTICLES), start=1):
+            if not isinstance(rec, dict) or set(rec) != set(_ARTICLE_FIELDS):
+                raise IndexCorruptError(f"{ARTICLES} line {n} does not hold an article record")
+            articles[rec["doc_id"]] = Article(**rec)
+        chunks = []
+        for n, rec in enumerate(_jsonl(folder / CHUNKS)):
+            try:
+                art = articles[rec["doc_id"]]
+                start, end = int(rec["start"]), int(rec["end"])
+            except (KeyError, TypeError, ValueError):
+                raise IndexCorruptError(f"{CHUNKS} line {n + 1} names an unknown article or bad offsets") from None
+            if rec.get("chunk_id") != n or not 0 <= start < end <= len(art.text):
+                raise IndexCorruptError(f"{CHUNKS} line {n + 1}: chunk id or offsets out of range")
+            chunks.append(Chunk(n, art.doc_id, start, end, art.text[start:end]))
+        vectors = VectorStore.load(folder / VECTORS, settings.dimension)
+        counts = meta.get("counts", {})
+        found = {"articles": len(articles), "chunks": len(chunks), "vectors": len(vectors)}
+        if counts != found:
+            raise IndexCorruptError(f"meta.json counts {counts} but the files hold {found}")
+        if len(vectors) != len(chunks):
+            raise IndexCorruptError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        lexical = LexicalIndex.load(folder / BM25, len(chunks))
+        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")))
+
+
+def settings_from_meta(meta: dict) -> Settings:
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(f"index format version {version}; this program reads version {FORMAT_VERSION}")
+    try:
+        emb, chk = meta["embedding"], meta["chunker"]
+        return Settings(
+            model=str(emb["model"]), dimension=int(emb["dimension"]),
+            chunk_size=int(chk["chunk_size"]), chunk_overlap=int(chk["chunk_overlap"]),
+            separators=tuple(chk["separators"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
+
+
+def _jsonl(path: Path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexCorruptError(f"{path.name} holds a line that is not JSON") from None

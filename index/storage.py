@@ -1,0 +1,170 @@
+"""The index directory on disk: immutable generations switched atomically, checksums and a writer lock.
+
+Layout (see README, "Index format")::
+
+    INDEX_DIR/
+      CURRENT            name of the live generation, e.g. "gen-000007"
+      .lock              flock()ed by the one writer
+      gen-000007/        one complete, immutable copy of the index
+        meta.json  articles.jsonl  chunks.jsonl  vectors.faiss  bm25/...
+
+A writer builds ``gen-N.tmp-PID`` in full, fsyncs it, renames it to ``gen-N`` and then replaces
+``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from index.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
+
+CURRENT = "CURRENT"
+LOCK = ".lock"
+META = "meta.json"
+_GEN = re.compile(r"^gen-(\d{6,})$")
+_KEEP_OLD = 1  # generations kept behind the live one, for readers still loading it
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class IndexDir:
+    """Reads and atomically writes generations of one index directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def current(self) -> str | None:
+        """Name of the live generation, or None when no index has been written here."""
+        try:
+            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        if not _GEN.match(name):
+            raise IndexCorruptError(f"{self.root / CURRENT} names '{name[:40]}', not a generation")
+        return name
+
+    def live(self) -> Path:
+        """The folder of the live generation; raises IndexNotFoundError when there is none."""
+        name = self.current()
+        if name is None:
+            raise IndexNotFoundError(f"no index at {self.root} (build one with: qa ingest PATH --index {self.root})")
+        folder = self.root / name
+        if not folder.is_dir():
+            raise IndexCorruptError(f"{self.root / CURRENT} names {name}, which is missing")
+        return folder
+
+    def read_meta(self, folder: Path) -> dict:
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{folder / META} is missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise IndexCorruptError(f"{folder / META} is not valid JSON") from None
+        if not isinstance(meta, dict):
+            raise IndexCorruptError(f"{folder / META} is not a JSON object")
+        return meta
+
+    def verify_files(self, folder: Path, meta: dict) -> None:
+        """Check every file listed in meta.json against its size and sha256; raise IndexCorruptError."""
+        files = meta.get("files")
+        if not isinstance(files, dict) or not files:
+            raise IndexCorruptError(f"{folder / META} lists no files")
+        for rel, expected in files.items():
+            path = folder / rel
+            if not path.is_file():
+                raise IndexCorruptError(f"{rel} is missing from {folder}")
+            if path.stat().st_size != expected.get("bytes"):
+                raise IndexCorruptError(f"{rel} has {path.stat().st_size} bytes, meta.json says {expected.get('bytes')} (truncated or modified)")
+            if sha256_file(path) != expected.get("sha256"):
+                raise IndexCorruptError(f"{rel} does not match its checksum in meta.json (modified or damaged)")
+
+    def write(self, fill: Callable[[Path], dict]) -> str:
+        """Write a new generation: ``fill(folder)`` writes the data files and returns meta.json's content.
+
+        Checksums of every file are added to the meta; the caller must hold ``lock()``.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_leftovers()
+        number = max((int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))), default=0) + 1
+        name = f"gen-{number:06d}"
+        tmp = self.root / f"{name}.tmp-{os.getpid()}"
+        tmp.mkdir()
+        meta = fill(tmp)
+        files = {}
+        for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            _fsync_path(path)
+            files[str(path.relative_to(tmp))] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        meta["files"] = files
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        _fsync_path(tmp / META)
+        _fsync_path(tmp)
+        os.rename(tmp, self.root / name)
+        pointer = self.root / f"{CURRENT}.tmp-{os.getpid()}"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        _fsync_path(pointer)
+        os.replace(pointer, self.root / CURRENT)
+        _fsync_path(self.root)
+        self._remove_old(name)
+        return name
+
+    def _remove_leftovers(self) -> None:
+        """Delete what a killed writer left behind (only ever called under the lock)."""
+        for path in self.root.iterdir():
+            if ".tmp-" in path.name:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    def _remove_old(self, live: str) -> None:
+        gens = sorted(p.name for p in self.root.iterdir() if _GEN.match(p.name) and p.name != live)
+        for name in gens[: max(0, len(gens) - _KEEP_OLD)]:
+            shutil.rmtree(self.root / name, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """Hold the writer lock, waiting up to ``timeout`` seconds for another writer to finish."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                        raise IndexLockedError(
+                            f"index {self.root} is being written by another process (pid {holder}); "
+                            f"gave up after {timeout:.0f}s"
+                        ) from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock

@@ -1,0 +1,16 @@
+"""Extractive question answering over an article index."""
+
+from qa.config import QAConfig
+from qa.followup import rewrite
+from qa.heuristic import HeuristicReader
+from qa.pipeline import QA
+from qa.readers import make_reader
+from qa.retriever import Retriever
+from qa.serialize import answer_to_dict
+from qa.text import question_type
+from qa.types import Answer, Citation, Passage, Reader, Span
+
+__all__ = [
+    "QA", "Answer", "Citation", "HeuristicReader", "Passage", "QAConfig", "Reader", "Retriever", "Span",
+    "answer_to_dict", "make_reader", "question_type", "rewrite",
+]

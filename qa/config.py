@@ -1,0 +1,32 @@
+"""Settings of the answering pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class QAConfig:
+    """How questions are answered.
+
+    ``reader`` is ``auto`` (the trained reader shipped in ``qa/models/reader``, else the heuristic one),
+    ``neural``, ``heuristic``, or a path to a local Hugging Face question-answering model folder.
+    ``threshold`` None uses the reader's calibrated threshold.
+    """
+
+    k: int = 5
+    reader: str = "auto"
+    threshold: float | None = None
+    retrieval: str = "hybrid"
+    max_question_chars: int = 2000
+    max_citations: int = 3
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.retrieval not in ("hybrid", "dense", "lexical"):
+            raise ValueError(f"retrieval must be hybrid, dense or lexical, got {self.retrieval!r}")
+        if self.max_question_chars < 1:
+            raise ValueError(f"max_question_chars must be positive, got {self.max_question_chars}")

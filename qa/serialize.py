@@ -1,0 +1,27 @@
+"""The JSON shape of an answer, shared by ``qa ask --json``, the chat's API endpoint and eval reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qa.types import Answer
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """``{"question", "answer", "score", "citations": [...], "passages": [...]}`` (plus the rewritten question)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "score": round(float(answer.score), 6),
+        "rewritten_question": answer.rewritten_question,
+        "citations": [
+            {"doc_id": c.doc_id, "title": c.title, "date": c.date, "source": c.source,
+             "start": c.start, "end": c.end, "sentence": c.sentence, "sentence_start": c.sentence_start}
+            for c in answer.citations
+        ],
+        "passages": [
+            {"doc_id": p.doc_id, "title": p.title, "date": p.date, "source": p.source, "text": p.text,
+             "start": p.start, "end": p.end, "score": round(float(p.score), 6)}
+            for p in answer.passages
+        ],
+    }

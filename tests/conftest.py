@@ -1,0 +1,113 @@
+"""Shared fixtures: paths to ../shared, a deterministic fake embedder, small articles, real-model indexes.
+
+Tests that need ../shared (absent in a user's clone) or Chromium skip with a reason; CI sets
+QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 so that the same absence fails instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import Article, Index, IndexConfig
+from index.loaders import content_id
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _missing(what: str, env: str) -> None:
+    if os.environ.get(env):
+        pytest.fail(f"{what} (required because {env} is set)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the repo; skipped where absent (a user's clone), required in CI."""
+    if not (SHARED / "seeds").is_dir():
+        _missing(f"{SHARED} not found: the seed and SQuAD data live outside the repo", "QA_REQUIRE_SHARED")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} not found (install Debian's chromium: bash scripts/install-chromium.sh)", "QA_REQUIRE_BROWSER")
+    return CHROMIUM
+
+
+class FakeEmbedder:
+    """Deterministic unit vectors seeded by SHA-256 of each text: fast plumbing tests, no model."""
+
+    model = "fake-embedder"
+
+    def __init__(self, dimension: int = 32) -> None:
+        self.dimension = dimension
+
+    def embed(self, texts, *, progress: bool = False) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
+            vec = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+            rows.append(vec / np.linalg.norm(vec))
+        return np.array(rows, dtype=np.float32).reshape(len(rows), self.dimension)
+
+
+def make_article(title: str, text: str, key: str | None = None, date: str | None = None) -> Article:
+    return Article(doc_id=content_id(title, date, text), key=key or title, title=title, text=text,
+                   source=f"{key or title}.txt", date=date)
+
+
+@pytest.fixture
+def small_articles() -> list[Article]:
+    return [
+        make_article("Harbor bridge approved", "The council voted 7 to 2 to build a footbridge. It will be 240 meters long."),
+        make_article("Marathon record", "A record 9,400 runners started the marathon. Samuel Kiprono won the men's race."),
+        make_article("Library hours", "The library will open until 8 p.m. on Saturdays. Director Tomas Berg announced it."),
+    ]
+
+
+@pytest.fixture
+def fake_index(tmp_path: Path, small_articles: list[Article]) -> Index:
+    """An index of three short articles in tmp_path, embedded with the fake embedder."""
+    index = Index(tmp_path / "ix", IndexConfig(model=FakeEmbedder.model), embedder=FakeEmbedder())
+    index.add_articles(small_articles)
+    return index
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """A real-model index of the two seed articles (built once per test session)."""
+    folder = tmp_path_factory.mktemp("seed") / "ix"
+    Index(folder).add_paths(sorted((shared_dir / "seeds").glob("*.txt")))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real-model index of the bundled samples/ folder (built once per test session)."""
+    folder = tmp_path_factory.mktemp("sample") / "ix"
+    Index(folder).add_paths([REPO / "samples"])
+    return folder
+
+
+@pytest.fixture
+def copy_index(tmp_path: Path):
+    """Copy an index folder into tmp_path, so a test may change it."""
+
+    def _copy(src: Path) -> Path:
+        dst = tmp_path / "copy"
+        shutil.copytree(src, dst)
+        return dst
+
+    return _copy

@@ -1,0 +1,194 @@
+"""The ``qa`` command: ingest, ask, info, list, remove, check, chat and eval.
+
+Every QAError becomes one line on stderr and exit status 1; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, QAError
+from qa import QA, Answer, QAConfig, answer_to_dict
+
+DEFAULT_INDEX = "qa-index"
+
+
+def _index_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", default=None, help=f"index directory (default: $QA_INDEX or ./{DEFAULT_INDEX})")
+
+
+def _qa_args(p: argparse.ArgumentParser) -> None:
+    _index_arg(p)
+    p.add_argument("-k", type=int, default=QAConfig.k, help="passages read per question (default %(default)s)")
+    p.add_argument("--reader", default=QAConfig.reader, help="auto, neural, heuristic, or a local QA model folder")
+    p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
+    p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add files or folders of articles to the index")
+    p.add_argument("paths", nargs="+", help=".txt, .md, .html/.htm, .jsonl files or folders")
+    _index_arg(p)
+    p.add_argument("--model", default=None, help=f"sentence-transformers model folder (default {DEFAULT_MODEL})")
+    p.add_argument("--chunk-size", type=int, default=None)
+    p.add_argument("--chunk-overlap", type=int, default=None)
+    p.add_argument("--max-file-mb", type=float, default=IndexConfig.max_file_bytes / 1e6, help="skip larger files")
+    p.add_argument("--lock-timeout", type=float, default=IndexConfig.lock_timeout, help="seconds to wait for another writer")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", help="answer a question from the indexed articles")
+    p.add_argument("question")
+    _qa_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    for name, text in (("info", "show the index's settings and counts"), ("list", "list the indexed articles")):
+        p = sub.add_parser(name, help=text)
+        _index_arg(p)
+        p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("remove", help="remove articles by doc_id")
+    p.add_argument("doc_ids", nargs="+")
+    _index_arg(p)
+
+    p = sub.add_parser("check", help="verify that vectors, chunks, articles and meta agree")
+    _index_arg(p)
+
+    p = sub.add_parser("chat", help="open the chat in the browser")
+    _qa_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", default=None, help="user:password required to open the chat")
+
+    sub.add_parser("eval", help="evaluate on a question set (qa eval --help)", add_help=False)
+    return parser
+
+
+def _index_dir(args: argparse.Namespace) -> Path:
+    return Path(args.index or os.environ.get("QA_INDEX") or DEFAULT_INDEX)
+
+
+def _open_qa(args: argparse.Namespace) -> QA:
+    index = Index(_index_dir(args))
+    config = QAConfig(k=args.k, reader=args.reader, threshold=args.threshold, retrieval=args.retrieval)
+    return QA(index, config)
+
+
+def format_answer(answer: Answer) -> str:
+    """The terminal rendering: the answer, then numbered sources with the span marked «like this»."""
+    lines = [f"Answer: {answer.text}  (score {answer.score:.2f})" if answer.found
+             else "Not found: the indexed articles do not seem to hold the answer."]
+    if answer.rewritten_question:
+        lines.append(f"(understood as: {answer.rewritten_question})")
+    if answer.citations:
+        lines.append("\nSources:")
+        for n, c in enumerate(answer.citations, 1):
+            a, b = c.start - c.sentence_start, c.end - c.sentence_start
+            marked = c.sentence[:a] + "«" + c.sentence[a:b] + "»" + c.sentence[b:]
+            lines.append(f"[{n}] {c.title} — {c.date or 'undated'} — {Path(c.source).name} [chars {c.start}:{c.end}]")
+            lines.append(f"    {' '.join(marked.split())}")
+    elif answer.passages:
+        lines.append("\nClosest passages:")
+        for n, p in enumerate(answer.passages[:3], 1):
+            lines.append(f"[{n}] {p.title} — {p.date or 'undated'} — {Path(p.source).name}")
+            lines.append(f"    {' '.join(p.text.split())[:240]}")
+    return "\n".join(lines)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    config = IndexConfig(
+        model=args.model, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
+        max_file_bytes=int(args.max_file_mb * 1e6), lock_timeout=args.lock_timeout,
+    )
+    index = Index(_index_dir(args), config)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def warn(w: IngestWarning) -> None:
+        print(f"warning: {w}", file=sys.stderr)
+
+    report = index.add_paths(args.paths, progress=progress, on_warning=warn)
+    if bar is not None:
+        bar.close()
+    print(report.summary())
+    return 0
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.command == "ingest":
+        return _ingest(args)
+    if args.command == "ask":
+        answer = _open_qa(args).ask(args.question)
+        print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2) if args.json else format_answer(answer))
+        return 0
+    index = Index(_index_dir(args))
+    if args.command == "info":
+        info = index.info()
+        print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    elif args.command == "list":
+        rows = index.list()
+        if args.json:
+            print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        for r in [] if args.json else rows:
+            print(f"{r.doc_id}  {r.date or 'undated':10}  {r.chunks:4} chunks  {r.title[:70]}  ({Path(r.source).name})")
+    elif args.command == "remove":
+        removed, unknown = index.remove(args.doc_ids)
+        for doc_id in unknown:
+            print(f"warning: no article with id {doc_id}", file=sys.stderr)
+        print(f"removed {len(removed)} article(s)")
+        return 0 if removed or not unknown else 1
+    elif args.command == "check":
+        problems = index.check()
+        for problem in problems:
+            print(f"problem: {problem}")
+        print("index is sound" if not problems else f"{len(problems)} problem(s) found")
+        return 0 if not problems else 1
+    elif args.command == "chat":
+        from ui.app import launch
+
+        launch(_open_qa(args), host=args.host, port=args.port, auth=args.auth)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qa`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local folders; never reach a hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if argv[:1] == ["eval"]:
+        from eval.cli import main as eval_main
+
+        return _guard(lambda: eval_main(argv[1:]))
+    args = build_parser().parse_args(argv)
+    return _guard(lambda: _run(args, argv))
+
+
+def _guard(run) -> int:
+    try:
+        return run()
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
