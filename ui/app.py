@@ -1,0 +1,255 @@
+"""The browser chat (``qa chat``): a thin Gradio layer over ``QA.ask`` and ``Index.add_articles``.
+
+Every piece of markup comes from ``ui.render`` (which escapes all article and user text); this
+module only wires components to the pipeline. The chat shows that HTML with Markdown and LaTeX
+off, so text from articles is never re-read as markup.
+
+No ``from __future__ import annotations`` here: ``gr.api`` reads the ``ask`` endpoint's types at
+runtime from its annotations.
+"""
+
+import ipaddress
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from index import Article, IndexNotFoundError, IngestWarning, QAError, load_bytes
+from qa import QA, Answer, answer_to_dict
+from ui import render
+
+DEFAULT_MAX_UPLOAD_BYTES = 20_000_000
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".jsonl")
+MAX_K = 20
+
+CSS = """
+.qa-answer .qa-span { font-size: 1.3em; font-weight: 600; margin: 0.1em 0 0.2em; }
+.qa-answer mark, #qa-passages mark { background: #fde68a; color: #1f2937; padding: 0 0.15em; border-radius: 3px; }
+.qa-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.qa-title { font-weight: 600; font-size: 1em; }
+.qa-understood { color: var(--body-text-color-subdued); font-style: italic; margin-bottom: 0.3em; }
+.qa-notfound { font-weight: 600; margin: 0.1em 0 0.3em; }
+.qa-heading { margin-top: 0.6em; font-weight: 600; }
+.qa-sources, .qa-raw-list { margin: 0.2em 0 0 1.4em; padding: 0; }
+.qa-source { margin: 0.35em 0; }
+.qa-source summary { cursor: pointer; }
+.qa-sentence { display: block; margin-top: 0.15em; }
+.qa-passage { margin: 0.35em 0 0.2em; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary); }
+.qa-raw { margin: 0.6em 0; }
+.qa-index { margin: 0.2em 0 0.6em; }
+.qa-index .qa-row { display: flex; gap: 1em; padding: 0.1em 0; }
+.qa-index .qa-key { font-weight: 600; min-width: 5.5em; }
+.qa-index .qa-value { overflow-wrap: anywhere; }
+.qa-warnings { margin: 0.3em 0 0 1.2em; color: var(--error-text-color, #b91c1c); }
+"""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One browser tab's chat: the messages shown and the (question, answer) turns of follow-ups.
+
+    ``turns`` hold each question as it was understood (the rewritten one where there is one),
+    so a chain of follow-ups keeps its context.
+
+    Example:
+        >>> Conversation().with_answer(qa.ask("Who is the Kremlin spokesman?")).turns
+        (('Who is the Kremlin spokesman?', 'Dmitry Peskov'),)
+    """
+
+    messages: tuple[tuple[str, str], ...] = ()
+    turns: tuple[tuple[str, str | None], ...] = ()
+    last: Answer | None = None
+
+    def with_answer(self, answer: Answer) -> "Conversation":
+        """This conversation with ``answer`` (and its question) appended."""
+        shown = (("user", render.question_html(answer.question)), ("assistant", render.answer_html(answer)))
+        asked = answer.rewritten_question or answer.question
+        return Conversation(messages=self.messages + shown, turns=self.turns + ((asked, answer.text),), last=answer)
+
+    def chat(self) -> list[dict[str, str]]:
+        """The messages in the Chatbot's format."""
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+class ChatHandlers:
+    """The functions behind the chat's events; each turns a ``QAError`` into a ``gr.Error``.
+
+    Example:
+        >>> handlers = ChatHandlers(qa, max_upload_bytes=20_000_000)
+        >>> handlers.ask_json("Who is the Kremlin spokesman?")["answer"]
+        'Dmitry Peskov'
+    """
+
+    def __init__(self, qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
+        if max_upload_bytes < 1:
+            raise ValueError(f"max_upload_bytes must be positive, got {max_upload_bytes}")
+        self.qa = qa
+        self.max_upload_bytes = max_upload_bytes
+
+    def ask(self, question: str, k: float, conversation: Conversation) -> tuple[list[dict[str, str]], Conversation, str, str]:
+        """Answer a chat message; returns the chat, the new conversation, an emptied textbox and the passages."""
+        try:
+            answer = self.qa.ask(question or "", history=conversation.turns, k=int(k))
+        except QAError as exc:
+            raise gr.Error(render.error_text(str(exc))) from None
+        conversation = conversation.with_answer(answer)
+        return conversation.chat(), conversation, "", render.passages_html(answer.passages)
+
+    def ask_json(self, question: str, k: int | None = None) -> dict[str, Any]:
+        """The answer as ``qa ask --json`` prints it."""
+        try:
+            return answer_to_dict(self.qa.ask(question or "", k=k))
+        except QAError as exc:
+            raise gr.Error(render.error_text(str(exc))) from None
+
+    def clear(self) -> tuple[list[dict[str, str]], Conversation, str]:
+        """Start a new conversation."""
+        return [], Conversation(), render.passages_html(())
+
+    def index_panel(self) -> str:
+        """The index's counts and model, or why there is no index yet."""
+        try:
+            return render.index_html(self.qa.index.info())
+        except IndexNotFoundError:
+            return render.index_html(None, problem=f"No index yet in {self.qa.index.path}.")
+        except QAError as exc:
+            return render.index_html(None, problem=str(exc))
+
+    def upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str, None]:
+        """Index uploaded files; returns the index panel, the report and an emptied file box.
+
+        Files are read as bytes and parsed by ``load_bytes`` under their own names; nothing is
+        written where an upload points. A file that cannot be read is reported and skipped.
+        """
+        if not files:
+            raise gr.Error("Choose one or more files to add first.")
+        articles: list[Article] = []
+        warnings: list[IngestWarning] = []
+        for done, path in enumerate(files):
+            name = Path(path).name
+            progress((done, len(files)), desc=f"reading {name}", unit="files")
+            for item in self._load(Path(path), name):
+                (warnings if isinstance(item, IngestWarning) else articles).append(item)
+
+        def embedding(done: int, total: int) -> None:
+            progress((done, total), desc="embedding", unit="chunks")
+
+        try:
+            report = self.qa.index.add_articles(articles, progress=embedding, warnings=warnings)
+        except QAError as exc:
+            raise gr.Error(render.error_text(str(exc))) from None
+        return self.index_panel(), render.ingest_html(report), None
+
+    def _load(self, path: Path, name: str) -> list[Article | IngestWarning]:
+        try:
+            size = path.stat().st_size
+            if size > self.max_upload_bytes:
+                return [IngestWarning(name, f"{size:,} bytes is over the upload limit of {self.max_upload_bytes:,}")]
+            data = path.read_bytes()
+        except OSError as exc:
+            return [IngestWarning(name, exc.strerror or str(exc))]
+        return list(load_bytes(data, name, max_bytes=self.max_upload_bytes))
+
+
+def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> gr.Blocks:
+    """The chat as a Gradio app (not launched). Its ``ask`` endpoint returns ``answer_to_dict`` JSON.
+
+    Example:
+        >>> build_app(QA(Index("qa-index"))).launch(css=CSS)
+    """
+    handlers = ChatHandlers(qa, max_upload_bytes=max_upload_bytes)
+    limit_mb = f"{max_upload_bytes / 1e6:g} MB"
+    with gr.Blocks(title="News QA", analytics_enabled=False) as app:
+        gr.Markdown("## News QA\nAsk about your articles. Every answer is copied word for word from an article, "
+                    "with its sources; open a source to read the whole passage.")
+        conversation = gr.State(Conversation())
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    label="Chat", elem_id="qa-chat", height="72vh", layout="panel",
+                    render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False,
+                    feedback_options=None, buttons=[], group_consecutive_messages=False,
+                    placeholder="Ask a question about the indexed articles.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(show_label=False, placeholder="e.g. Who is the Kremlin spokesman?",
+                                          elem_id="qa-question", scale=5, max_lines=4, submit_btn=False)
+                    ask = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80)
+                new_chat = gr.Button("New conversation", size="sm", elem_id="qa-new")
+                with gr.Accordion("Passages read for the last answer", open=False, elem_id="qa-passages-box"):
+                    passages = gr.HTML(render.passages_html(()), elem_id="qa-passages", js_on_load=None)
+            with gr.Column(scale=2, min_width=280):
+                with gr.Accordion("Index", open=True):
+                    index_panel = gr.HTML(elem_id="qa-index", js_on_load=None)
+                    files = gr.File(label=f"Add articles (.txt .md .html .htm .jsonl, up to {limit_mb} each)",
+                                    file_count="multiple", file_types=list(UPLOAD_TYPES), elem_id="qa-upload")
+                    add = gr.Button("Add to index", elem_id="qa-add")
+                    report = gr.HTML(elem_id="qa-report", js_on_load=None)
+                with gr.Accordion("Settings", open=True):
+                    k = gr.Slider(1, max(MAX_K, qa.config.k), value=qa.config.k, step=1,
+                                  label="Passages read per question (k)", elem_id="qa-k")
+
+        # The UI's own events are private and named apart, so that "ask" is the one public endpoint.
+        chat_turn = dict(fn=handlers.ask, inputs=[question, k, conversation],
+                         outputs=[chat, conversation, question, passages], api_visibility="private")
+        question.submit(**chat_turn, api_name="chat_submit")
+        ask.click(**chat_turn, api_name="chat_click")
+        new_chat.click(handlers.clear, None, [chat, conversation, passages], api_name="chat_new",
+                       api_visibility="private")
+        chat.clear(handlers.clear, None, [chat, conversation, passages], api_name="chat_clear", api_visibility="private")
+        add.click(handlers.upload, [files], [index_panel, report, files], api_name="upload", api_visibility="private")
+        app.load(handlers.index_panel, None, index_panel, api_name="index_info", api_visibility="private")
+
+        default_k = qa.config.k
+
+        def ask_endpoint(question: str, k: int = default_k) -> dict[str, Any]:
+            """Answer ``question`` from the indexed articles, as ``qa ask --json`` does."""
+            return handlers.ask_json(question, k)
+
+        gr.api(ask_endpoint, api_name="ask")
+    return app
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``"user:password"`` as Gradio's ``(user, password)``; None stays None.
+
+    Raises QAError when either part is missing or empty.
+    """
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise QAError("auth must be user:password with both parts non-empty (e.g. --auth alice:s3cret)")
+    return user, password
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def launch(qa: QA, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+           max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, block: bool = True) -> gr.Blocks:
+    """Serve the chat on ``host:port``; blocks until stopped unless ``block`` is False.
+
+    A host other than loopback prints a warning to stderr. Raises QAError for a malformed ``auth``.
+
+    Example:
+        >>> launch(QA(Index("qa-index")), port=7861, auth="alice:s3cret")
+    """
+    credentials = parse_auth(auth)
+    if not is_loopback(host):
+        print(f"warning: the chat listens on {host}, so other machines can reach it and read your articles"
+              f"{'' if credentials else ' (protect it with --auth user:password)'}", file=sys.stderr)
+    app = build_app(qa, max_upload_bytes=max_upload_bytes)
+    app.queue(default_concurrency_limit=1)
+    app.launch(server_name=host, server_port=port, auth=credentials, max_file_size=max_upload_bytes,
+               prevent_thread_lock=not block, show_error=False, ssr_mode=False, css=CSS)
+    return app
