@@ -45,7 +45,8 @@ class Index:
         self._embedder = embedder
         self._snap: Snapshot | None = None
         self._gen: str | None = None
-        self._mutex = threading.RLock()
+        self._mutex = threading.RLock()  # guards _snap/_gen: held briefly, so readers never wait for an ingest
+        self._write_mutex = threading.Lock()  # one writer at a time in this process (the flock does it across)
 
     # ----- reading -------------------------------------------------------------------------
     @property
@@ -55,16 +56,22 @@ class Index:
     def snapshot(self) -> Snapshot:
         """The live state, reloaded when another writer (thread or process) has committed since."""
         with self._mutex:
-            gen = self._dir.current()
-            if gen is None:
-                raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
-            if gen != self._gen or self._snap is None:
-                folder = self._dir.live()
-                meta = self._dir.read_meta(folder)
-                self._check_settings(settings_from_meta(meta))
-                self._dir.verify_files(folder, meta)
-                self._snap, self._gen = Snapshot.load(folder, meta), gen
-            return self._snap
+            while True:
+                gen = self._dir.current()
+                if gen is None:
+                    raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
+                if gen == self._gen and self._snap is not None:
+                    return self._snap
+                try:
+                    folder = self._dir.live()
+                    meta = self._dir.read_meta(folder)
+                    self._check_settings(settings_from_meta(meta))
+                    self._dir.verify_files(folder, meta)
+                    self._snap, self._gen = Snapshot.load(folder, meta), gen
+                except (IndexCorruptError, OSError):
+                    if self._dir.current() == gen:
+                        raise
+                    # a writer committed twice while we read, and cleaned up the generation we were reading
 
     def _check_settings(self, built: Settings) -> None:
         if self.config.model is not None and self.config.model != built.model:
@@ -138,6 +145,10 @@ class Index:
             raise ValueError(f"k must be positive, got {k}")
         if mode not in ("hybrid", "dense", "lexical"):
             raise ValueError(f"mode must be hybrid, dense or lexical, got {mode!r}")
+        try:
+            query.encode("utf-8")  # the tokenizer raises TypeError on lone surrogates (undecodable argv bytes)
+        except UnicodeEncodeError:
+            raise QAError("the question is not valid Unicode text (it holds an unpaired surrogate)") from None
         snap = self.snapshot()
         if not snap.chunks:
             return []
@@ -190,34 +201,43 @@ class Index:
                      warnings: Sequence[IngestWarning] = ()) -> IngestReport:
         """Add articles; an article whose key is already indexed with other content replaces it."""
         began = time.monotonic()
-        with self._mutex, self._dir.lock(self._lock_timeout()):
+        with self._write_mutex, self._dir.lock(self._lock_timeout()):
             base = self._latest()
-            by_key = {a.key: a.doc_id for a in base.articles.values()}
+            by_key: dict[str, list[str]] = {}
+            for a in base.articles.values():
+                by_key.setdefault(a.key, []).append(a.doc_id)
+            latest: dict[str, Article] = {}
+            for art in articles:  # a key given twice (a JSONL id repeated): its last version wins
+                latest.pop(art.key, None)
+                latest[art.key] = art
+            # every older version of a key given here goes, even where its text lives on under another key
+            stale = {old for key, art in latest.items() for old in by_key.get(key, ()) if old != art.doc_id}
             batch: dict[str, Article] = {}
-            replaced_ids: set[str] = set()
             added = replaced = unchanged = 0
-            for art in articles:
-                if art.doc_id in base.articles or art.doc_id in batch:
+            for art in latest.values():
+                if art.doc_id in batch or (art.doc_id in base.articles and art.doc_id not in stale):
                     unchanged += 1
                     continue
-                old = by_key.get(art.key)
-                if old is not None and old not in replaced_ids:
-                    replaced_ids.add(old)
+                if by_key.get(art.key):
                     replaced += 1
                 else:
                     added += 1
                 batch[art.doc_id] = art
             n_chunks = 0
-            if batch:
-                snap = self._without(base, replaced_ids)
+            if batch or stale:
+                snap = self._without(base, stale)
                 snap, n_chunks = self._with(snap, list(batch.values()), progress)
                 self._commit(snap)
             return IngestReport(added, replaced, unchanged, len(warnings), n_chunks, time.monotonic() - began, tuple(warnings))
 
     def remove(self, doc_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Remove articles by id; returns (removed, unknown). Space is reclaimed at once (no re-embedding)."""
-        with self._mutex, self._dir.lock(self._lock_timeout()):
-            base = self._latest()
+        """Remove articles by id; returns (removed, unknown). Space is reclaimed at once (no re-embedding).
+
+        Raises IndexNotFoundError where there is no index, IndexLockedError after ``lock_timeout``.
+        """
+        self.snapshot()  # no index: IndexNotFoundError, without loading a model or creating the folder
+        with self._write_mutex, self._dir.lock(self._lock_timeout()):
+            base = self.snapshot()
             wanted = list(dict.fromkeys(doc_ids))
             removed = [d for d in wanted if d in base.articles]
             unknown = [d for d in wanted if d not in base.articles]
@@ -269,5 +289,6 @@ class Index:
         return Snapshot(s, articles, tuple(chunks), vectors, lexical, snap.created), len(fresh)
 
     def _commit(self, snap: Snapshot) -> None:
-        self._gen = self._dir.write(snap.save)
-        self._snap = snap
+        gen = self._dir.write(snap.save)
+        with self._mutex:
+            self._snap, self._gen = snap, gen

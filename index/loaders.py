@@ -19,6 +19,7 @@ from index.types import Article, IngestWarning
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 _HEADER_LINES = 6
+_MAX_HEADER_LINE = 120  # longer lines are never a date or byline; also bounds the regexes' backtracking
 _MAX_TITLE = 200
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
@@ -73,10 +74,11 @@ def parse_plain(text: str, *, source: str, key: str, markdown: bool = False) -> 
         seen += 1
         if seen > _HEADER_LINES:
             break
-        if date is None and (m := _DATE_LINE.match(line)) and len(line) < 120:
+        short = len(line) < _MAX_HEADER_LINE
+        if date is None and short and (m := _DATE_LINE.match(line)):
             date = normalise_date(m.group("date"))
             continue
-        if author is None and (m := _BYLINE.match(line)):
+        if author is None and short and (m := _BYLINE.match(line)):
             author = m.group("name").strip()
             continue
         if title is None:
@@ -113,6 +115,10 @@ def parse_jsonl_line(line: str, *, source: str, lineno: int) -> Article:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BadDocumentError(f"{where}: malformed JSON ({exc.msg})") from None
+    except ValueError:  # json's limit on the digits of an integer
+        raise BadDocumentError(f"{where}: malformed JSON (a number is too long)") from None
+    except RecursionError:
+        raise BadDocumentError(f"{where}: malformed JSON (nested too deeply)") from None
     if not isinstance(record, dict):
         raise BadDocumentError(f"{where}: expected a JSON object, got {type(record).__name__}")
     text = record.get("text")
@@ -122,6 +128,10 @@ def parse_jsonl_line(line: str, *, source: str, lineno: int) -> Article:
         value = record.get(name)
         if value is not None and not isinstance(value, (str, int)):
             raise BadDocumentError(f"{where}: '{name}' must be a string")
+    for name in ("text", "title", "date", "source", "url", "id"):
+        value = record.get(name)
+        if isinstance(value, str) and not _is_unicode(value):
+            raise BadDocumentError(f"{where}: '{name}' holds an unpaired surrogate escape (not valid Unicode)")
     text = text.replace("\r\n", "\n")
     rec_id = record.get("id")
     key = f"{source}#id={rec_id}" if rec_id is not None else f"{source}#{lineno}"
@@ -184,6 +194,15 @@ def _load_jsonl(text: str, source: str) -> Iterator[Article | IngestWarning]:
             yield parse_jsonl_line(line, source=source, lineno=lineno)
         except BadDocumentError as exc:
             yield IngestWarning(f"{source}:{lineno}", _reason(exc, f"{source}:{lineno}"))
+
+
+def _is_unicode(text: str) -> bool:
+    """False for strings holding lone surrogates (JSON's ``\\ud800``), which cannot be stored as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reason(exc: BadDocumentError, prefix: str) -> str:

@@ -83,8 +83,11 @@ class Snapshot:
         settings = settings_from_meta(meta)
         articles: dict[str, Article] = {}
         for n, rec in enumerate(_jsonl(folder / ARTICLES), start=1):
-            if not isinstance(rec, dict) or set(rec) != set(_ARTICLE_FIELDS):
+            if (not isinstance(rec, dict) or set(rec) != set(_ARTICLE_FIELDS)
+                    or not all(v is None or isinstance(v, str) for v in rec.values())):
                 raise IndexCorruptError(f"{ARTICLES} line {n} does not hold an article record")
+            if rec["doc_id"] in articles:
+                raise IndexCorruptError(f"{ARTICLES} line {n} repeats article {rec['doc_id'][:40]}")
             articles[rec["doc_id"]] = Article(**rec)
         chunks = []
         for n, rec in enumerate(_jsonl(folder / CHUNKS)):
@@ -103,7 +106,13 @@ class Snapshot:
             raise IndexCorruptError(f"meta.json counts {counts} but the files hold {found}")
         if len(vectors) != len(chunks):
             raise IndexCorruptError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        lexical = LexicalIndex.load(folder / BM25, len(chunks))
+        indexed = _bm25_size(folder / BM25) if chunks else None
+        if indexed is not None and indexed != len(chunks):
+            raise IndexCorruptError(f"{BM25}/ indexes {indexed} chunks but {CHUNKS} holds {len(chunks)}")
+        try:
+            lexical = LexicalIndex.load(folder / BM25, len(chunks))
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
         return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")))
 
 
@@ -120,6 +129,15 @@ def settings_from_meta(meta: dict) -> Settings:
         )
     except (KeyError, TypeError, ValueError):
         raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
+
+
+def _bm25_size(folder: Path) -> int | None:
+    """How many chunks bm25s says it indexed (its params file), or None where it does not say."""
+    try:
+        size = json.loads((folder / "params.index.json").read_text(encoding="utf-8")).get("num_docs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if isinstance(size, int) else None
 
 
 def _jsonl(path: Path):

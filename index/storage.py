@@ -94,6 +94,8 @@ class IndexDir:
         if not isinstance(files, dict) or not files:
             raise IndexCorruptError(f"{folder / META} lists no files")
         for rel, expected in files.items():
+            if not isinstance(expected, dict):
+                raise IndexCorruptError(f"{folder / META} gives no size and checksum for {rel}")
             path = folder / rel
             if not path.is_file():
                 raise IndexCorruptError(f"{rel} is missing from {folder}")

@@ -1,0 +1,247 @@
+"""Fixtures for the index's durability tests: a counting fake embedder, generated articles, subprocess writers.
+
+Fixture names here are distinct from the top-level conftest's, so the other tests in this folder keep theirs.
+Test modules reach the helpers through fixtures (``story``, ``open_ix``, ``embedder_cls``): importing
+``conftest`` from a test module would pick whichever conftest pytest loaded last. Child processes, which
+start clean, ``import conftest`` from this folder (see ``child_env``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from index import Article, Index, IndexConfig
+from index.loaders import parse_plain
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+FAKE_MODEL = "fake-sha256-32"
+KILLED = 86  # exit status of a child that reached its kill point
+
+
+class CountingFakeEmbedder:
+    """Deterministic unit vectors seeded by SHA-256 of each text; counts the texts it embedded."""
+
+    model = FAKE_MODEL
+    dimension = 32
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def embed(self, texts, *, progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
+            vec = np.random.default_rng(seed).standard_normal(self.dimension)
+            out[i] = vec / np.linalg.norm(vec)
+        return out
+
+
+def fake_config(**overrides) -> IndexConfig:
+    """Small chunks so that short articles span several chunks; the model name matches the fake embedder."""
+    settings = {"model": FAKE_MODEL, "chunk_size": 200, "chunk_overlap": 40, "lock_timeout": 30.0}
+    settings.update(overrides)
+    return IndexConfig(**settings)
+
+
+def open_index(path: str | os.PathLike[str], embedder: CountingFakeEmbedder | None = None, **overrides) -> Index:
+    return Index(path, fake_config(**overrides), embedder=embedder if embedder is not None else CountingFakeEmbedder())
+
+
+_WORDS = ("council harbor bridge marathon runners library solar panels river election budget school "
+          "hospital vaccine airport railway museum festival drought flood storm farmers tariff "
+          "parliament minister mayor police court strike union factory export").split()
+
+
+def news_article(i: int, version: int = 0, paragraphs: int = 4) -> Article:
+    """Article ``i`` (key ``story-i.txt``); another ``version`` is the same file edited."""
+    rng = np.random.default_rng(i * 1000 + version)
+    body = []
+    for p in range(paragraphs):
+        words = " ".join(_WORDS[j] for j in rng.integers(0, len(_WORDS), 18))
+        body.append(f"Story {i} paragraph {p} version {version}: the {words}.")
+    text = f"Story number {i} about the {_WORDS[i % len(_WORDS)]}\n2024-05-{1 + i % 28:02d}\n\n" + "\n\n".join(body)
+    return parse_plain(text, source=f"/news/story-{i}.txt", key=f"/news/story-{i}.txt")
+
+
+@pytest.fixture(scope="session")
+def story() -> Callable[..., Article]:
+    """``story(i, version=0)``: a generated news article of four paragraphs (several chunks)."""
+    return news_article
+
+
+@pytest.fixture(scope="session")
+def open_ix() -> Callable[..., Index]:
+    """``open_ix(path, embedder=None, **config_overrides)``: an Index on the fake embedder."""
+    return open_index
+
+
+@pytest.fixture(scope="session")
+def embedder_cls() -> type[CountingFakeEmbedder]:
+    return CountingFakeEmbedder
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "ix"
+
+
+@pytest.fixture
+def five_story_index(index_dir: Path) -> Index:
+    """Stories 0-4 written in two commits, so that an older generation sits beside the live one."""
+    index = open_index(index_dir)
+    index.add_articles([news_article(i) for i in range(3)])
+    index.add_articles([news_article(i) for i in range(3, 5)])
+    return index
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), str(HERE), env.get("PYTHONPATH", "")) if p)
+    # one thread per process: the zygote below must fork while single-threaded, and the CPUs are shared
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    return env
+
+
+_ZYGOTE = r"""
+import json, os, sys, traceback
+import conftest  # the index package and the helpers, imported once for every child
+print("ready", flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    if job["op"] == "wait":
+        _, status = os.waitpid(job["pid"], 0)
+        print(os.waitstatus_to_exitcode(status), flush=True)
+        continue
+    pid = os.fork()
+    if pid:
+        print(pid, flush=True)
+        continue
+    status = 1
+    try:
+        log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        sys.argv = ["-c", *job["argv"]]
+        exec(compile(job["code"], "<child>", "exec"), {"__name__": "__main__"})
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+"""
+
+
+class Child:
+    """A process forked by the zygote; its stdout and stderr go to ``log``."""
+
+    def __init__(self, zygote: "Zygote", pid: int, log: Path) -> None:
+        self.zygote, self.pid, self.log = zygote, pid, log
+        self.returncode: int | None = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output().splitlines():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"child {self.pid} never printed {text!r}:\n{self.output()}")
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float = 120) -> int:
+        """The exit status (negative: killed by that signal); a child still running after ``timeout`` is killed."""
+        if self.returncode is None:
+            self.returncode = self.zygote.wait(self, timeout)
+        return self.returncode
+
+
+class Zygote:
+    """One interpreter that imports the package once and forks each child writer from that state.
+
+    A fresh ``python -c`` costs seconds of imports on these shared CPUs; a fork costs milliseconds.
+    Children run ``code`` with ``sys.argv[1:] == args``, exactly as ``python -c code args`` would.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE], env=child_env(), cwd=REPO, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, bufsize=1)
+        self.replies: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self._reply(120) == "ready"
+        self.children: list[Child] = []
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.replies.put(line.strip())
+
+    def _reply(self, timeout: float) -> str:
+        try:
+            return self.replies.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"the zygote did not answer in {timeout}s") from None
+
+    def _send(self, job: dict) -> None:
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+
+    def start(self, code: str, *args: object) -> Child:
+        log = self.folder / f"child-{len(self.children) + 1}.log"
+        self._send({"op": "start", "code": code, "argv": [str(a) for a in args], "log": str(log)})
+        self.children.append(Child(self, int(self._reply(30)), log))
+        return self.children[-1]
+
+    def wait(self, child: Child, timeout: float) -> int:
+        self._send({"op": "wait", "pid": child.pid})
+        try:
+            return int(self.replies.get(timeout=timeout))
+        except queue.Empty:
+            os.kill(child.pid, signal.SIGKILL)
+            child.returncode = int(self._reply(30))  # reaped now: never signal that pid again
+            raise AssertionError(f"child {child.pid} ran over {timeout}s:\n{child.output()}") from None
+
+    def run(self, code: str, *args: object, timeout: float = 120) -> Child:
+        child = self.start(code, *args)
+        child.wait(timeout)
+        return child
+
+    def close(self) -> None:
+        for child in self.children:  # those a failed test left running
+            if child.returncode is None:
+                child.kill()
+                child.wait()
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def zygote(tmp_path_factory: pytest.TempPathFactory):
+    """Start child writers cheaply: ``zygote.run(code, *args)``, ``zygote.start(...)`` (see ``Zygote``)."""
+    forker = Zygote(tmp_path_factory.mktemp("children"))
+    yield forker
+    forker.close()

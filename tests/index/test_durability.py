@@ -1,0 +1,331 @@
+"""Crashes and damage: a writer killed at any point leaves the old or the new index; tampering is refused.
+
+Writers run in child processes that replace one function of the write path with ``os._exit`` (no test hooks in
+the package); the parent then checks that the index loads, ``check()`` is clean, the article set is exactly the
+state before or after, and that the next write works without repair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import Index, IndexCorruptError
+from index.snapshot import ARTICLES, CHUNKS, VECTORS
+from index.storage import META
+from ui.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+CRASH_WRITER = r"""
+import os, shutil, sys
+from pathlib import Path
+from conftest import KILLED, news_article, open_index
+import index.index, index.snapshot, index.storage, index.vectors
+
+root, op, point = sys.argv[1:4]
+
+def die():
+    os._exit(KILLED)
+
+def patch(owner, name, make):
+    setattr(owner, name, make(getattr(owner, name)))
+
+def nth_call(n, real):
+    calls = [0]
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == n:
+            die()
+        return real(*args, **kwargs)
+    return wrapper
+
+def around(real, match, when):
+    def wrapper(src, dst, *args, **kwargs):
+        hit = match(Path(dst).name)
+        if hit and when == "before":
+            die()
+        result = real(src, dst, *args, **kwargs)
+        if hit:
+            die()
+        return result
+    return wrapper
+
+def truncated_write(real):
+    def wrapper(idx, path):
+        real(idx, path)
+        with open(path, "r+b") as fh:
+            fh.truncate(os.path.getsize(path) // 2)
+        die()
+    return wrapper
+
+def partial_rmtree(real):
+    def wrapper(path, *args, **kwargs):
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+        for p in files[: len(files) // 2]:
+            p.unlink()
+        die()
+    return wrapper
+
+is_gen = lambda name: name.startswith("gen-") and ".tmp" not in name
+points = {
+    "holding-lock": lambda: patch(index.index.Index, "_latest", lambda real: lambda self: die()),
+    "embedding": lambda: patch(index.index.Index, "_with", lambda real: lambda *a: die()),
+    "compaction": lambda: patch(index.vectors.VectorStore, "without", lambda real: lambda *a: die()),
+    "mid-articles.jsonl": lambda: patch(index.snapshot.json, "dumps", lambda real: nth_call(3, real)),
+    "mid-vectors.faiss": lambda: patch(index.vectors.faiss, "write_index", truncated_write),
+    "checksums": lambda: patch(index.storage, "sha256_file", lambda real: nth_call(3, real)),
+    "meta.json-unsynced": lambda: patch(index.storage, "_fsync_path",
+        lambda real: lambda p: die() if Path(p).name == "meta.json" else real(p)),
+    "before-rename": lambda: patch(os, "rename", lambda real: around(real, is_gen, "before")),
+    "after-rename": lambda: patch(os, "rename", lambda real: around(real, is_gen, "after")),
+    "before-CURRENT": lambda: patch(os, "replace", lambda real: around(real, lambda n: n == "CURRENT", "before")),
+    "after-CURRENT": lambda: patch(os, "replace", lambda real: around(real, lambda n: n == "CURRENT", "after")),
+    "cleanup": lambda: patch(index.storage.shutil, "rmtree", partial_rmtree),
+}
+idx = open_index(root)
+points[point]()
+if op == "add":
+    idx.add_articles([news_article(5), news_article(6), news_article(0, version=1)])
+else:
+    idx.remove([news_article(1).doc_id, news_article(3).doc_id])
+print("the kill point was never reached")
+"""
+
+BEFORE_STATE = ("holding-lock", "embedding", "compaction", "mid-articles.jsonl", "mid-vectors.faiss", "checksums",
+                "meta.json-unsynced", "before-rename", "after-rename", "before-CURRENT")
+AFTER_STATE = ("after-CURRENT", "cleanup")
+ADD_POINTS = [p for p in BEFORE_STATE + AFTER_STATE if p != "compaction"]
+REMOVE_POINTS = ["compaction", "mid-vectors.faiss", "after-rename", "before-CURRENT", "after-CURRENT", "cleanup"]
+
+
+def ids(index: Index) -> set[str]:
+    return {a.doc_id for a in index.list()}
+
+
+def _assert_sound_and_writable(root: Path, expected: set[str], open_ix, story) -> None:
+    index = open_ix(root, lock_timeout=0)  # a stale lock would fail at once
+    assert index.check() == []
+    assert ids(index) == expected
+    assert len(index.search("story paragraph council", k=3)) == 3
+    index.add_articles([story(8)])
+    fresh = open_ix(root)
+    assert fresh.check() == [] and ids(fresh) == expected | {story(8).doc_id}
+    names = {p.name for p in root.iterdir()}
+    assert not [n for n in names if ".tmp-" in n], names  # the killed writer's leftovers are gone
+    assert len([n for n in names if n.startswith("gen-")]) <= 2
+
+
+@pytest.mark.parametrize("op,point", [("add", p) for p in ADD_POINTS] + [("remove", p) for p in REMOVE_POINTS])
+def test_writer_killed_at_a_point_leaves_before_or_after(op, point, five_story_index, zygote, open_ix, story) -> None:
+    root = five_story_index.path
+    before = ids(five_story_index)
+    if op == "add":
+        after = (before - {story(0).doc_id}) | {story(5).doc_id, story(6).doc_id, story(0, 1).doc_id}
+    else:
+        after = before - {story(1).doc_id, story(3).doc_id}
+    child = zygote.run(CRASH_WRITER, root, op, point)
+    assert child.returncode == 86, child.output()  # KILLED: the kill point was reached
+    expected = after if point in AFTER_STATE else before
+    _assert_sound_and_writable(root, expected, open_ix, story)
+
+
+LOOP_STEPS = 12
+LOOP_WRITER = r"""
+import sys
+from conftest import news_article, open_index
+root, steps, report = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "report"
+idx = open_index(root)
+print("ready", flush=True)
+for step in range(steps):
+    if step % 3 == 2:
+        idx.remove([a.doc_id for a in idx.list()[:4]])
+    else:
+        idx.add_articles([news_article(100 + 10 * step + j, paragraphs=12) for j in range(8)]
+                         + [news_article(100 + 10 * (step - 1), version=step, paragraphs=12)])
+    print("done", step, *(sorted(a.doc_id for a in idx.list()) if report else []), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def loop_states(tmp_path_factory, zygote) -> list[frozenset[str]]:
+    """The article set after each step of an uninterrupted LOOP_WRITER (``[0]``: before the first)."""
+    child = zygote.run(LOOP_WRITER, tmp_path_factory.mktemp("reference") / "ix", LOOP_STEPS, "report")
+    assert child.returncode == 0, child.output()
+    states = [frozenset()] + [frozenset(line.split()[2:]) for line in child.output().splitlines() if line.startswith("done")]
+    assert len(states) == LOOP_STEPS + 1
+    return states
+
+
+@pytest.mark.parametrize("seed", [11, 22, 33])
+def test_sigkill_at_a_random_moment_of_a_long_ingest(seed, loop_states, index_dir, zygote, open_ix, story) -> None:
+    rng = random.Random(seed)
+    step = rng.randrange(LOOP_STEPS - 2)  # at least two steps still to come when the kill is timed
+    child = zygote.start(LOOP_WRITER, index_dir, LOOP_STEPS, "quiet")
+    child.wait_for_line("ready")
+    began = time.monotonic()
+    child.wait_for_line(f"done {step}")
+    time.sleep(rng.uniform(0.0, (time.monotonic() - began) / (step + 1)))  # up to one step of this child's pace
+    child.kill()
+    assert child.wait() == -signal.SIGKILL, child.output()
+    done = [int(line.split()[1]) for line in child.output().splitlines() if line.startswith("done")]
+    committed = done[-1] + 1  # loop_states[n] is the state after n steps
+    found = frozenset(ids(open_ix(index_dir)))
+    assert found in (loop_states[committed], loop_states[committed + 1]), (seed, committed)
+    _assert_sound_and_writable(index_dir, set(found), open_ix, story)
+
+
+# ----- tampering ------------------------------------------------------------------------------------------------
+def _flip_byte(path: Path, at: float = 0.5) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _tamper_cases():
+    def flip(name):
+        return lambda live: _flip_byte(live / name)
+
+    def truncate(name):
+        return lambda live: os.truncate(live / name, (live / name).stat().st_size - 7)
+
+    def delete(name):
+        return lambda live: (live / name).unlink()
+
+    def edit_counts(live):
+        meta = json.loads((live / META).read_text())
+        meta["counts"]["articles"] += 1
+        (live / META).write_text(json.dumps(meta))
+
+    def bm25_file(live):
+        return next(p for p in sorted((live / "bm25").iterdir()) if p.suffix == ".npy")
+
+    return {
+        "flip vectors.faiss": (flip(VECTORS), VECTORS),
+        "flip articles.jsonl": (flip(ARTICLES), ARTICLES),
+        "flip chunks.jsonl": (flip(CHUNKS), CHUNKS),
+        "flip a bm25 array": (lambda live: _flip_byte(bm25_file(live)), "bm25/"),
+        "truncate vectors.faiss": (truncate(VECTORS), VECTORS),
+        "truncate chunks.jsonl": (truncate(CHUNKS), CHUNKS),
+        "delete articles.jsonl": (delete(ARTICLES), ARTICLES),
+        "delete meta.json": (delete(META), META),
+        "edit meta.json counts": (edit_counts, "meta.json counts"),
+        "garbage meta.json": (lambda live: (live / META).write_text("{not json"), META),
+        "CURRENT names garbage": (lambda live: (live.parent / "CURRENT").write_text("../../etc\n"), "CURRENT"),
+        "CURRENT names a missing generation": (lambda live: (live.parent / "CURRENT").write_text("gen-000099\n"),
+                                               "gen-000099"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_tamper_cases()))
+def test_tampered_index_is_refused_naming_the_file(case, five_story_index, open_ix, capsys) -> None:
+    damage, named = _tamper_cases()[case]
+    damage(five_story_index._dir.live())
+    with pytest.raises(IndexCorruptError) as err:
+        open_ix(five_story_index.path).list()
+    assert named in str(err.value) and "\n" not in str(err.value)
+    problems = open_ix(five_story_index.path).check()
+    assert len(problems) == 1 and named in problems[0]
+    assert main(["check", "--index", str(five_story_index.path)]) == 1
+    out = capsys.readouterr().out
+    assert f"problem: {problems[0]}" in out and "1 problem(s) found" in out
+    with pytest.raises(IndexCorruptError):  # a writer refuses to build on a damaged index too
+        open_ix(five_story_index.path).add_articles([])
+
+
+def test_meta_json_with_wrong_shapes_is_refused_not_crashed(five_story_index, open_ix) -> None:
+    meta_path = five_story_index._dir.live() / META
+    meta = json.loads(meta_path.read_text())
+    for files in ([1, 2], {"articles.jsonl": "abc"}, {"articles.jsonl": None}, {}, "x"):
+        meta_path.write_text(json.dumps({**meta, "files": files}))
+        with pytest.raises(IndexCorruptError, match="meta.json|articles.jsonl"):
+            open_ix(five_story_index.path).list()
+    for broken in ({**meta, "embedding": [1]}, {**meta, "chunker": {"chunk_size": "x"}}, [1, 2, 3]):
+        meta_path.write_text(json.dumps(broken))
+        assert open_ix(five_story_index.path).check() != []
+
+
+# ----- no pickle ------------------------------------------------------------------------------------------------
+def test_no_file_of_an_index_is_a_pickle(five_story_index) -> None:
+    files = [p for p in five_story_index.path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".npy" for p in files)
+    for path in files:
+        head = path.read_bytes()[:2]
+        assert not (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5), f"{path} starts like a pickle"
+        if path.suffix == ".npy":
+            np.load(path, allow_pickle=False)  # raises if the array holds Python objects
+
+
+def test_package_never_allows_pickle() -> None:
+    sources = {p: p.read_text(encoding="utf-8") for p in sorted((REPO / "index").glob("*.py"))}
+    for path, text in sources.items():
+        assert not re.search(r"^\s*(import|from)\s+(c?pickle|joblib|dill)\b", text, re.M), path
+        assert "allow_pickle=True" not in text.replace(" ", ""), path
+        for call in re.findall(r"np\.load\((.*?)\)", text, re.S):
+            assert "allow_pickle=False" in call.replace(" ", ""), (path, call)
+        for call in re.findall(r"\.(?:save|load)\(([^()]*allow_pickle[^()]*)\)", text):
+            assert "allow_pickle=False" in call.replace(" ", ""), (path, call)
+    assert "allow_pickle=False" in sources[REPO / "index" / "lexical.py"]
+
+
+# ----- inconsistent content under valid checksums (as a buggy writer would leave it) -------------------------------
+def _rewrite(live: Path, rel: str, data: bytes, **counts: int) -> None:
+    """Replace a data file and re-sign meta.json, so that only the consistency checks can notice."""
+    from index.storage import sha256_file
+
+    (live / rel).write_bytes(data)
+    meta = json.loads((live / META).read_text())
+    meta["files"][rel] = {"bytes": len(data), "sha256": sha256_file(live / rel)}
+    meta["counts"].update(counts)
+    (live / META).write_text(json.dumps(meta))
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_inconsistent_files_with_valid_checksums_are_refused(five_story_index, open_ix, story) -> None:
+    root, live = five_story_index.path, five_story_index._dir.live()
+    pristine = {p.relative_to(live): p.read_bytes() for p in live.rglob("*") if p.is_file()}
+    chunks, articles = _lines(live / CHUNKS), _lines(live / ARTICLES)
+    n_chunks = len(chunks)
+
+    def restore() -> None:
+        for rel, data in pristine.items():
+            (live / rel).write_bytes(data)
+
+    cases = [
+        (CHUNKS, "".join(chunks[:-1]), {"chunks": n_chunks - 1}, "vectors"),
+        (CHUNKS, "".join(chunks[:-1]) + chunks[-1].replace(story(4).doc_id, "0" * 16), {}, "unknown article"),
+        (CHUNKS, "".join(chunks[1:]) + chunks[0], {}, "chunk id"),
+        (CHUNKS, "".join(chunks[:-1]) + chunks[-1].replace('"end": ', '"end": 99999'), {}, "offsets"),
+        (ARTICLES, "".join(articles) + articles[0], {}, "repeats article"),
+        (ARTICLES, "".join(articles) + articles[0].replace('"doc_id": "', '"doc_id": ["').replace('", "key"', '"], "key"'),
+         {"articles": 6}, "article record"),
+        (ARTICLES, "".join(articles) + re.sub(r'"title": "[^"]*"', '"title": 7', articles[0]), {"articles": 6}, "article record"),
+        (ARTICLES, "".join(articles) + '{"doc_id": "x"}\n', {"articles": 6}, "article record"),
+        (ARTICLES, "".join(articles) + "[1, 2]\n", {"articles": 6}, "article record"),
+        (CHUNKS, "".join(chunks) + "[]\n", {"chunks": n_chunks + 1}, "unknown article"),
+        ("bm25/params.index.json", (live / "bm25/params.index.json").read_text().replace(
+            f'"num_docs": {n_chunks}', f'"num_docs": {n_chunks + 3}'), {}, "bm25"),
+    ]
+    for rel, text, counts, named in cases:
+        _rewrite(live, rel, text.encode("utf-8"), **counts)
+        problems = open_ix(root).check()
+        assert len(problems) == 1 and named in problems[0], (rel, named, problems)
+        with pytest.raises(IndexCorruptError, match=re.escape(named)):
+            open_ix(root).search("story", k=3)
+        restore()
+    # an article left without chunks loads, but check() names it
+    extra = json.loads(articles[0])
+    extra.update(doc_id="f" * 16, key="/news/orphan.txt", title="Orphan")
+    _rewrite(live, ARTICLES, ("".join(articles) + json.dumps(extra) + "\n").encode(), articles=6)
+    assert open_ix(root).check() == [f"article {'f' * 16} (Orphan) has no chunks"]
