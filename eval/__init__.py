@@ -1,0 +1,3 @@
+"""Evaluation of the question-answering pipeline: question sets, metrics, reports, benchmarks."""
+
+__all__: list[str] = []
