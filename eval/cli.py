@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from index import Index, QAError
+from index.progress import ProgressBar
 from qa import QAConfig
 
 from eval.datasets import QuestionSet, filter_split, filter_titles, limit, load_questions, sample
@@ -115,22 +116,10 @@ def main(argv: Sequence[str]) -> int:
     index = _open_index(args, qs, say)
     evaluator = Evaluator(config, index=index, oracle=args.oracle)
     say(f"evaluating {qs.describe()}")
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="q", desc="questions", file=sys.stderr)
-        bar.update(done - bar.n)
-
+    bar = ProgressBar("questions", "q", quiet=args.quiet)
     began = time.monotonic()
-    records = evaluator.run(qs.questions, progress)
-    if bar is not None:
-        bar.close()
+    records = evaluator.run(qs.questions, bar)
+    bar.close()
     summary = summarize(qs, records, mode="oracle" if args.oracle else "pipeline", config=config,
                         threshold=evaluator.threshold, reader_name=type(evaluator.reader).__name__,
                         index_path=None if index is None else str(index.path), k=args.k,

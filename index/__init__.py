@@ -12,10 +12,11 @@ from index.errors import (
 )
 from index.index import Index
 from index.loaders import load_bytes, load_paths
+from index.progress import ProgressBar
 from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWarning
 
 __all__ = [
     "DEFAULT_MODEL", "Article", "ArticleInfo", "BadDocumentError", "Chunk", "Embedder", "Hit", "Index",
     "IndexConfig", "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
-    "IngestReport", "IngestWarning", "QAError", "load_bytes", "load_paths",
+    "IngestReport", "IngestWarning", "ProgressBar", "QAError", "load_bytes", "load_paths",
 ]

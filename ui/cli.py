@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, QAError
+from index.progress import ProgressBar
 from qa import QA, Answer, QAConfig, answer_to_dict
 
 DEFAULT_INDEX = "qa-index"
@@ -108,24 +109,13 @@ def _ingest(args: argparse.Namespace) -> int:
         max_file_bytes=int(args.max_file_mb * 1e6), lock_timeout=args.lock_timeout,
     )
     index = Index(_index_dir(args), config)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
-        bar.update(done - bar.n)
+    bar = ProgressBar("embedding", "chunk", quiet=args.quiet)
 
     def warn(w: IngestWarning) -> None:
         print(f"warning: {w}", file=sys.stderr)
 
-    report = index.add_paths(args.paths, progress=progress, on_warning=warn)
-    if bar is not None:
-        bar.close()
+    report = index.add_paths(args.paths, progress=bar, on_warning=warn)
+    bar.close()
     print(report.summary())
     return 0
 
