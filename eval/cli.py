@@ -19,7 +19,7 @@ from qa import QAConfig
 
 from eval.datasets import QuestionSet, filter_split, filter_titles, limit, load_questions, sample
 from eval.report import format_table, write_report
-from eval.runner import Evaluator, build_paragraph_index, summarize
+from eval.runner import Evaluator, NoReader, build_paragraph_index, summarize
 
 DEFAULT_INDEX = "qa-index"
 
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="where --build-index keeps its indexes "
                    "(default: $XDG_CACHE_HOME/news-qa/eval-index)")
     p.add_argument("--oracle", action="store_true", help="SQuAD: the reader gets the gold paragraph alone")
+    p.add_argument("--retrieval-only", action="store_true",
+                   help="read nothing: measure retrieval (recall@k, MRR, latency) only, e.g. per --retrieval mode")
     p.add_argument("--split", default=None, help="SQuAD: only the articles of this split of SPLITS.json (train, heldout)")
     p.add_argument("--splits", default=None, help="SPLITS.json (default: beside the question file, else ../shared/squad)")
     p.add_argument("--title", action="append", default=None, metavar="T", help="SQuAD: only this article (repeatable)")
@@ -73,6 +75,8 @@ def select(args: argparse.Namespace) -> QuestionSet:
 
 
 def _open_index(args: argparse.Namespace, qs: QuestionSet, say) -> Index | None:
+    if args.oracle and args.retrieval_only:
+        raise QAError("--oracle measures the reader alone and --retrieval-only the retrieval alone: choose one")
     if args.oracle:
         if args.build_index or args.index:
             raise QAError("--oracle reads the gold paragraph only; it takes no --index or --build-index")
@@ -114,7 +118,7 @@ def main(argv: Sequence[str]) -> int:
     if not len(qs):
         raise QAError("no questions selected")
     index = _open_index(args, qs, say)
-    evaluator = Evaluator(config, index=index, oracle=args.oracle)
+    evaluator = Evaluator(config, index=index, oracle=args.oracle, reader=NoReader() if args.retrieval_only else None)
     say(f"evaluating {qs.describe()}")
     bar = ProgressBar("questions", "q", quiet=args.quiet)
     began = time.monotonic()

@@ -62,6 +62,15 @@ class Record:
                 "retrieve_ms": round(1000 * self.retrieve_s, 3), "read_ms": round(1000 * self.read_s, 3)}
 
 
+class NoReader:
+    """A reader that finds nothing: ``qa eval --retrieval-only`` measures retrieval without reading."""
+
+    threshold = 1.0
+
+    def read(self, question: str, passages: Sequence[Passage]) -> list:
+        return []
+
+
 def from_gold_source(passage: Passage, question: Question) -> bool:
     """True when the passage comes from the file or paragraph the question was written about."""
     if not question.source:

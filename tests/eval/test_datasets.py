@@ -123,3 +123,15 @@ def test_fingerprint_depends_on_the_selected_articles(tiny_squad_v2):
     assert filter_titles(qs, ["Rhine"]).fingerprint() != qs.fingerprint()
     few = sample(qs, 1, seed=0)  # one question: one article asked about, but the index must hold both
     assert few.fingerprint() == qs.fingerprint() and len(few.selected_paragraphs()) == 3
+
+
+def test_retrieval_only_measures_ranks_and_answers_nothing(fake_index):
+    from eval.datasets import Question
+    from eval.runner import Evaluator, NoReader
+    from qa import QAConfig
+
+    questions = [Question("q1", "Kiprono marathon runners", ("9,400",)), Question("q2", "zebra", ("nowhere to be found",))]
+    records = Evaluator(QAConfig(k=3, retrieval="lexical"), index=fake_index, reader=NoReader()).run(questions)
+    assert [r.predicted for r in records] == [None, None]
+    assert records[0].hit_rank == 1  # the marathon article holds "9,400" and is BM25's first hit
+    assert records[1].hit_rank is None
