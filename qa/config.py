@@ -9,13 +9,14 @@ from dataclasses import dataclass
 class QAConfig:
     """How questions are answered.
 
-    ``reader`` is ``auto`` (the trained reader shipped in ``qa/models/reader``, else the heuristic one),
-    ``neural``, ``heuristic``, or a path to a local Hugging Face question-answering model folder.
+    ``reader`` is ``heuristic`` (the default: it answers best today, see README "Readers"), ``neural``
+    (the trained reader shipped in ``qa/models/reader``), or a path to a local Hugging Face
+    question-answering model folder.
     ``threshold`` None uses the reader's calibrated threshold.
     """
 
     k: int = 5
-    reader: str = "auto"
+    reader: str = "heuristic"
     threshold: float | None = None
     retrieval: str = "hybrid"
     max_question_chars: int = 2000

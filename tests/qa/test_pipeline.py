@@ -65,9 +65,8 @@ def _seed_questions(shared_dir: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("reader", ["heuristic", "auto"])
-def test_every_seed_question_is_answered_by_the_real_pipeline(seed_index_dir, shared_dir, reader):
-    qa = QA(Index(seed_index_dir), QAConfig(reader=reader))
+def test_every_seed_question_is_answered_by_the_real_pipeline(seed_index_dir, shared_dir):
+    qa = QA(Index(seed_index_dir))  # the default configuration, as `qa ask` runs it
     for item in _seed_questions(shared_dir):
         ans = qa.ask(item["question"])
         if not item["answers"]:

