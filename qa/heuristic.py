@@ -24,6 +24,7 @@ _LABELS = {
     "where": {"GPE", "LOC", "FAC"},
 }
 _TOP_SENTENCES = 6
+_NEAR = 6  # words either side of a candidate that count as its context
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ class HeuristicReader:
 
 
 def _proximity(sentence: str, start: int, end: int, q_words: set[str]) -> float:
-    """1 when a question word sits right next to the candidate, falling off with distance in words."""
-    left = [stem(w) for w in words(sentence[:start])][::-1]
-    right = [stem(w) for w in words(sentence[end:])]
-    dists = [i for i, w in enumerate(left) if w in q_words] + [i for i, w in enumerate(right) if w in q_words]
-    return 1.0 / (1.0 + min(dists)) if dists else 0.0
+    """How closely question words surround the candidate: sum of 1/(1+distance) within a few words, capped at 1."""
+    left = [stem(w) for w in words(sentence[:start])][::-1][:_NEAR]
+    right = [stem(w) for w in words(sentence[end:])][:_NEAR]
+    near = sum(1.0 / (1 + i) for side in (left, right) for i, w in enumerate(side) if w in q_words)
+    return min(near, 1.0)
