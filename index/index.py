@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -268,8 +269,8 @@ class Index:
             Chunk(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(c for c, k in zip(snap.chunks, keep) if k)
         )
         articles = {d: a for d, a in snap.articles.items() if d not in doc_ids}
-        lexical = LexicalIndex.build([c.text for c in chunks])
-        return Snapshot(snap.settings, articles, chunks, snap.vectors.without(keep), lexical, snap.created)
+        # BM25 is left stale here and in _with: _commit builds it once from the final chunks.
+        return Snapshot(snap.settings, articles, chunks, snap.vectors.without(keep), snap.lexical, snap.created)
 
     def _with(self, snap: Snapshot, new: list[Article], progress: Progress | None) -> tuple[Snapshot, int]:
         s = snap.settings
@@ -285,10 +286,11 @@ class Index:
                 progress(min(lo + _EMBED_STEP, len(fresh)), len(fresh))
         chunks.extend(fresh)
         articles = {**snap.articles, **{a.doc_id: a for a in new}}
-        lexical = LexicalIndex.build([c.text for c in chunks])
-        return Snapshot(s, articles, tuple(chunks), vectors, lexical, snap.created), len(fresh)
+        return Snapshot(s, articles, tuple(chunks), vectors, snap.lexical, snap.created), len(fresh)
 
     def _commit(self, snap: Snapshot) -> None:
+        """Rebuild BM25 over the final chunks, write the generation, then publish it to readers."""
+        snap = dataclasses.replace(snap, lexical=LexicalIndex.build([c.text for c in snap.chunks]))
         gen = self._dir.write(snap.save)
         with self._mutex:
             self._snap, self._gen = snap, gen
