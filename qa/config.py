@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGED_READER = Path(__file__).resolve().parent / "models" / "reader"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from qa.config import PACKAGED_READER as DEFAULT_MODEL_DIR
 from qa.types import Passage, Span
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "reader"
 DEFAULT_THRESHOLD = 0.5
 MAX_QUESTION_TOKENS = 64
 

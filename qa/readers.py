@@ -6,10 +6,10 @@ from pathlib import Path
 
 from index import Embedder, QAError
 
+from qa.config import PACKAGED_READER
 from qa.heuristic import HeuristicReader
 from qa.types import Reader
 
-PACKAGED_READER = Path(__file__).resolve().parent / "models" / "reader"
 
 
 def make_reader(name: str, embedder: Embedder) -> Reader:
