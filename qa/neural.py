@@ -58,8 +58,10 @@ def _sigmoid(x: float) -> float:
 class NeuralReader:
     """Find answer spans with an extractive QA model (SQuAD 2.0 style, with a no-answer score).
 
-    Each span's score is ``sigmoid((start + end) - (cls_start + cls_end))``: a [0, 1] confidence that the
-    span, rather than "no answer", is right for its window.
+    Each span's score is ``sigmoid((start + end) - (cls_start + cls_end) - rank_weight * ln(rank))``: a [0, 1]
+    confidence that the span, rather than "no answer", is right for its window, where ``rank`` is the 1-based
+    position of its passage in the retrieval order. The rank term (zero for the first passage) lets the
+    retriever's ranking break ties between confident spans of different passages.
 
     Args:
         model_dir: a local Hugging Face question-answering folder; None means the packaged ``qa/models/reader``.
@@ -70,6 +72,7 @@ class NeuralReader:
         threshold: score under which the pipeline answers "not found"; None reads ``reader.json``
             in the model folder, else 0.5.
         spans_per_passage: candidates kept per passage before merging.
+        rank_weight: weight of the passage-rank term; None reads ``reader.json``, else 0.
 
     Raises:
         ValueError: a setting is out of range.
@@ -91,6 +94,7 @@ class NeuralReader:
         batch_size: int = 16,
         threshold: float | None = None,
         spans_per_passage: int = 5,
+        rank_weight: float | None = None,
     ) -> None:
         if max_length < 32:
             raise ValueError(f"max_length must be at least 32, got {max_length}")
@@ -104,6 +108,8 @@ class NeuralReader:
             raise ValueError(f"spans_per_passage must be at least 1, got {spans_per_passage}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        if rank_weight is not None and not (0.0 <= rank_weight and math.isfinite(rank_weight)):
+            raise ValueError(f"rank_weight must be a finite number >= 0, got {rank_weight}")
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         if not self.model_dir.is_dir():
             raise FileNotFoundError(f"reader model folder not found: {self.model_dir}")
@@ -116,6 +122,7 @@ class NeuralReader:
         if threshold is None:
             threshold = float(self.meta.get("threshold", DEFAULT_THRESHOLD))
         self.threshold = threshold
+        self.rank_weight = float(self.meta.get("rank_weight", 0.0)) if rank_weight is None else rank_weight
         self._model: Any = None
         self._tokenizer: Any = None
 
@@ -157,7 +164,8 @@ class NeuralReader:
             Spans with article offsets (``passage.text[start - passage.start:end - passage.start] == text``),
             sorted by score, highest first; empty when there is nothing to read.
         """
-        items = [p for p in passages if p.text.strip()]
+        ranks = [rank for rank, p in enumerate(passages, start=1) if p.text.strip()]
+        items = [passages[rank - 1] for rank in ranks]
         if not items or not question.strip():
             return []
         self.warm_up()
@@ -185,17 +193,18 @@ class NeuralReader:
             starts = out.start_logits.float().numpy()
             ends = out.end_logits.float().numpy()
             for row, i in enumerate(idx):
-                passage = items[enc["overflow_to_sample_mapping"][i]]
-                for span in self._window_spans(enc, i, starts[row], ends[row], passage):
-                    key = (passage.doc_id, span.start, span.end)
+                item = enc["overflow_to_sample_mapping"][i]
+                penalty = self.rank_weight * math.log(ranks[item])
+                for span in self._window_spans(enc, i, starts[row], ends[row], items[item], penalty):
+                    key = (span.passage.doc_id, span.start, span.end)
                     if key not in best or span.score > best[key].score:
                         best[key] = span
         return sorted(best.values(), key=lambda s: (-s.score, s.start))
 
     def _window_spans(
-        self, enc: Any, i: int, start_logits: np.ndarray, end_logits: np.ndarray, passage: Passage
+        self, enc: Any, i: int, start_logits: np.ndarray, end_logits: np.ndarray, passage: Passage, penalty: float
     ) -> list[Span]:
-        """Best spans of one window, scored against its no-answer (CLS) logits."""
+        """Best spans of one window, scored against its no-answer (CLS) logits, less ``penalty``."""
         ids = enc["input_ids"][i]
         seq_ids = enc.sequence_ids(i)
         offsets = enc["offset_mapping"][i]
@@ -226,7 +235,7 @@ class NeuralReader:
             if a >= b or (a, b) in seen:
                 continue
             seen.add((a, b))
-            score = _sigmoid(float(flat[flat_idx]) - null)
+            score = _sigmoid(float(flat[flat_idx]) - null - penalty)
             spans.append(
                 Span(
                     text=passage.text[a:b],

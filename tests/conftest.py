@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import string
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CHROMIUM = Path("/usr/bin/chromium")
+
+# The vocabulary of the tiny QA model: enough words for the test articles and questions.
+TINY_WORDS = (
+    "the a an of in on at to and was were is are by for with from that it this as "
+    "council city meeting women men attended held mayor said report news year new plan "
+    "how many who what when where which did seventeen police station road school"
+).split()
+
 
 
 def _missing(what: str, env: str) -> None:
@@ -111,3 +120,25 @@ def copy_index(tmp_path: Path):
         return dst
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer BERT QA model (fp16 on disk) with a hand-written WordPiece vocabulary."""
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizer
+
+    path = tmp_path_factory.mktemp("tiny-reader")
+    letters = list(string.ascii_lowercase + string.digits)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.punctuation, *letters]
+    vocab += [f"##{c}" for c in letters] + TINY_WORDS
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(dict.fromkeys(vocab))}, do_lower_case=True)
+    assert tokenizer.unk_token not in tokenizer.tokenize("Seventeen women attended.")
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512,
+    )
+    BertForQuestionAnswering(config).half().save_pretrained(path)
+    return path

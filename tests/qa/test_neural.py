@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import string
+import math
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertConfig, BertForQuestionAnswering, BertTokenizer
 
 from qa.neural import DEFAULT_MODEL_DIR, NeuralReader, _trim
 from qa.types import Passage
-
-WORDS = (
-    "the a an of in on at to and was were is are by for with from that it this as "
-    "council city meeting women men attended held mayor said report news year new plan "
-    "how many who what when where which did seventeen police station road school"
-).split()
 
 ARTICLE = (
     "Local news. The city council held a meeting on Monday. Seventeen women and 12 men attended, "
     "the mayor said. A new plan for the school road was approved by the council."
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised BERT QA model with a hand-written WordPiece vocabulary."""
-    path = tmp_path_factory.mktemp("tiny-reader")
-    letters = list(string.ascii_lowercase + string.digits)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.punctuation, *letters]
-    vocab += [f"##{c}" for c in letters] + WORDS
-    (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(path)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512,
-    )
-    BertForQuestionAnswering(config).half().save_pretrained(path)
-    return path
 
 
 def _passage(text: str, start: int, chunk_id: int = 0, doc_id: str = "doc-1") -> Passage:
@@ -119,16 +93,36 @@ def test_model_loads_lazily(tiny_model: Path) -> None:
     assert next(reader._model.parameters()).dtype == torch.float32
 
 
-def test_threshold_comes_from_reader_json(tiny_model: Path, tmp_path: Path) -> None:
-    assert NeuralReader(tiny_model).threshold == 0.5
+def test_threshold_and_rank_weight_come_from_reader_json(tiny_model: Path, tmp_path: Path) -> None:
+    assert (NeuralReader(tiny_model).threshold, NeuralReader(tiny_model).rank_weight) == (0.5, 0.0)
     assert NeuralReader(tiny_model, threshold=0.0).threshold == 0.0
     folder = tmp_path / "with-meta"
     folder.mkdir()
     for f in tiny_model.iterdir():
         (folder / f.name).write_bytes(f.read_bytes())
-    (folder / "reader.json").write_text(json.dumps({"threshold": 0.37}), encoding="utf-8")
-    assert NeuralReader(folder).threshold == 0.37
-    assert NeuralReader(folder, threshold=0.9).threshold == 0.9
+    (folder / "reader.json").write_text(json.dumps({"threshold": 0.37, "rank_weight": 1.5}), encoding="utf-8")
+    assert (NeuralReader(folder).threshold, NeuralReader(folder).rank_weight) == (0.37, 1.5)
+    assert NeuralReader(folder, threshold=0.9, rank_weight=0.0).threshold == 0.9
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_rank_weight_lowers_later_passages_by_weight_times_log_rank(tiny_model: Path) -> None:
+    passages = [_passage(ARTICLE, 0, doc_id=d) for d in ("first", "second", "third")]
+    plain = NeuralReader(tiny_model, rank_weight=0.0).read("Who attended?", passages)
+    ranked = NeuralReader(tiny_model, rank_weight=2.0).read("Who attended?", passages)
+    before = {(s.passage.doc_id, s.start, s.end): _logit(s.score) for s in plain}
+    after = {(s.passage.doc_id, s.start, s.end): _logit(s.score) for s in ranked}
+    assert before.keys() == after.keys()
+    for (doc, a, b), value in after.items():
+        rank = ("first", "second", "third").index(doc) + 1
+        assert value == pytest.approx(before[(doc, a, b)] - 2.0 * math.log(rank), abs=1e-6)
+    # An empty passage keeps its place in the ranking: the next one is still third.
+    gap = NeuralReader(tiny_model, rank_weight=2.0).read("Who attended?", [passages[0], _passage(" ", 0, doc_id="x"), passages[2]])
+    third = {(s.start, s.end): _logit(s.score) for s in gap if s.passage.doc_id == "third"}
+    assert third and all(v == pytest.approx(after[("third", a, b)], abs=1e-6) for (a, b), v in third.items())
 
 
 @pytest.mark.parametrize(
@@ -142,6 +136,8 @@ def test_threshold_comes_from_reader_json(tiny_model: Path, tmp_path: Path) -> N
         {"threshold": 1.5},
         {"threshold": -0.1},
         {"spans_per_passage": 0},
+        {"rank_weight": -1.0},
+        {"rank_weight": float("nan")},
     ],
 )
 def test_bad_settings_are_rejected(tiny_model: Path, kwargs: dict) -> None:
