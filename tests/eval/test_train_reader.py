@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from eval.train_reader import Example, featurize, frozen_states, pad_states, train, upper_logits
+from eval.train_reader import (Example, choose_rank_weight, featurize, frozen_states, pad_states, rescore, train,
+                                upper_logits)
 from qa.neural import NeuralReader
 from qa.types import Passage
 
@@ -77,3 +79,21 @@ def test_short_run_updates_only_the_unfrozen_layers_and_saves_a_loadable_reader(
     passage = Passage("d", "Council", None, "t", 0, CONTEXT, 0, len(CONTEXT), 1.0)
     spans = NeuralReader(args.out).read("How many women attended?", [passage])
     assert spans and all(CONTEXT[s.start:s.end] == s.text for s in spans)
+
+
+def test_rescore_applies_the_rank_term_and_keeps_empty_replies() -> None:
+    cands = [[("late", 2.0, 3), ("early", 1.5, 1)], []]
+    assert [t for t, _ in rescore(cands, 0.0)] == ["late", None]
+    text, value = rescore(cands, 1.0)[0]
+    assert text == "early" and value == pytest.approx(1 / (1 + math.exp(-1.5)))
+
+
+def test_rank_weight_and_threshold_are_chosen_on_the_given_questions() -> None:
+    # Answerable questions whose right span comes from the first passage and a wrong but more confident one
+    # from the fifth, plus unanswerable ones whose spans all score low: a rank weight and a threshold between
+    # the two groups win.
+    examples = [_example("How many women attended?", "Seventeen")] * 4 + [_example("Who is the mayor?", None)] * 4
+    cands = [[("Seventeen", 3.0, 1), ("12", 3.5, 5)]] * 4 + [[("Monday", -2.0, 1)]] * 4
+    weight, threshold = choose_rank_weight(examples, cands)
+    assert weight > 0.5 / math.log(5)
+    assert 1 / (1 + math.exp(2.0)) < threshold <= 1 / (1 + math.exp(-3.0))
