@@ -30,6 +30,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "news-qa" / "eval-index"
 
 
+def cached_index_dir(qs: QuestionSet, cache_dir: str | Path | None = None) -> Path:
+    """The folder ``--build-index`` uses for ``qs``: one per question file and set of articles in scope."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    return cache / f"{qs.path.stem}-{qs.fingerprint()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa eval", description="Evaluate question answering on a question set.")
     p.add_argument("questions", help="JSONL question file or SQuAD v1.1/v2.0 JSON")
@@ -89,8 +95,7 @@ def _open_index(args: argparse.Namespace, qs: QuestionSet, say) -> Index | None:
         if args.index:
             folder = Path(args.index)
         else:
-            cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-            folder = cache / f"{qs.path.stem}-{qs.fingerprint()}"
+            folder = cached_index_dir(qs, args.cache_dir)
         paragraphs = len(qs.selected_paragraphs())
         say(f"indexing {paragraphs} paragraphs of {len(qs.articles)} articles in {folder} (reused when cached)")
         began = time.monotonic()

@@ -75,24 +75,36 @@ def _atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _plot(folder: Path, summary: dict[str, Any], records: Sequence[Record]) -> None:
+def _axes() -> tuple[Any, Any]:
+    """A new figure of the report's size and its one set of axes."""
     # The object API (no pyplot): no global figure state, no display backend needed.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.add_subplot()
+    return fig, fig.add_subplot()
+
+
+def _finish(fig: Any, ax: Any, path: Path, *, title: str, ylabel: str, xlabel: str | None = None,
+            legend_size: str | None = "small") -> None:
+    """Label the axes, add the legend and write the figure as PNG."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
+    fig.savefig(path, dpi=110)
+
+
+def _plot(folder: Path, summary: dict[str, Any], records: Sequence[Record]) -> None:
+    fig, ax = _axes()
     types = sorted(summary["by_type"].items(), key=lambda kv: -kv[1]["count"])
     names = [f"{t}\n(n={row['count']})" for t, row in types]
     ax.bar(names, [row["f1"] for _, row in types], color="#4878a8", label="F1")
     ax.plot(names, [row["exact"] for _, row in types], "o", color="#c44e52", label="EM")
     ax.set_ylim(0, 100)
-    ax.set_ylabel("score (%)")
-    ax.set_title("F1 by question type")
-    ax.legend()
-    fig.savefig(folder / PLOTS["f1_by_type"], dpi=110)
+    _finish(fig, ax, folder / PLOTS["f1_by_type"], title="F1 by question type", ylabel="score (%)", legend_size=None)
 
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     totals = [1000 * (r.retrieve_s + r.read_s) for r in records]
     parts = [(1000 * r.retrieve_s for r in records), (1000 * r.read_s for r in records)]
     bins = 30
@@ -103,14 +115,9 @@ def _plot(folder: Path, summary: dict[str, Any], records: Sequence[Record]) -> N
         value = summary["latency"]["total"][f"p{q}_ms"]
         if value is not None:
             ax.axvline(value, color="black", linestyle=style, label=f"p{q} total {value:.0f} ms")
-    ax.set_xlabel("ms per question")
-    ax.set_ylabel("questions")
-    ax.set_title("Latency")
-    ax.legend(fontsize="small")
-    fig.savefig(folder / PLOTS["latency"], dpi=110)
+    _finish(fig, ax, folder / PLOTS["latency"], title="Latency", xlabel="ms per question", ylabel="questions")
 
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     cal = [b for b in summary["calibration"] if b["count"]]
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
     ax.plot([b["mean_score"] for b in cal], [b["accuracy"] for b in cal], "o-", label="best span EM")
@@ -119,25 +126,18 @@ def _plot(folder: Path, summary: dict[str, Any], records: Sequence[Record]) -> N
                     fontsize="x-small", ha="center")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("answer score (bin mean; labels: questions per bin)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Calibration")
-    ax.legend(fontsize="small")
-    fig.savefig(folder / PLOTS["calibration"], dpi=110)
+    _finish(fig, ax, folder / PLOTS["calibration"], title="Calibration", ylabel="accuracy",
+            xlabel="answer score (bin mean; labels: questions per bin)")
 
-    fig = Figure(figsize=(6, 3.5), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     curve = summary["threshold_curve"]
     xs = [c["threshold"] for c in curve]
     ax.plot(xs, [c["exact"] for c in curve], label="EM")
     ax.plot(xs, [c["f1"] for c in curve], label="F1")
     ax.axvline(summary["config"]["threshold"], color="grey", linestyle="--", label="threshold used")
-    ax.set_xlabel("'not found' threshold (answer score below it -> not found)")
-    ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("EM/F1 against the 'not found' threshold")
-    ax.legend(fontsize="small")
-    fig.savefig(folder / PLOTS["threshold"], dpi=110)
+    _finish(fig, ax, folder / PLOTS["threshold"], title="EM/F1 against the 'not found' threshold",
+            ylabel="score (%)", xlabel="'not found' threshold (answer score below it -> not found)")
 
 
 def _row(cells: Sequence[Any], tag: str = "td") -> str:

@@ -26,12 +26,12 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from eval.cli import default_cache_dir
+from eval.cli import cached_index_dir
 from eval.datasets import filter_split, load_questions
-from eval.metrics import exact_match, f1
+from eval.metrics import exact_match, f1, squad_scores, threshold_curve
 from eval.runner import build_paragraph_index
+from qa.neural import NeuralReader, rank_penalty, sigmoid
 from qa.retriever import Retriever
-from qa.neural import NeuralReader
 from qa.types import Passage
 
 SQUAD_DIR = Path("/work/shared/squad")
@@ -310,27 +310,26 @@ def predict(
 
 
 def score(examples: Sequence[Example], preds: Sequence[tuple[str | None, float]], threshold: float | None) -> dict:
-    """EM/F1 (percent) overall, HasAns and NoAns; ``threshold`` None always answers."""
-    rows: dict[str, list[tuple[float, float]]] = {"all": [], "has_ans": [], "no_ans": []}
-    for ex, (text, sc) in zip(examples, preds):
-        pred = text if threshold is None or sc >= threshold else None
-        pair = (exact_match(pred, ex.answers), f1(pred, ex.answers))
-        rows["all"].append(pair)
-        rows["has_ans" if ex.answers else "no_ans"].append(pair)
+    """EM/F1 (percent, 2 decimals) overall, HasAns and NoAns; ``threshold`` None always answers."""
+    answered = [text if threshold is None or sc >= threshold else None for text, sc in preds]
+    s = squad_scores([exact_match(p, ex.answers) for p, ex in zip(answered, examples)],
+                     [f1(p, ex.answers) for p, ex in zip(answered, examples)],
+                     [bool(ex.answers) for ex in examples])
+    groups = {"all": "", "has_ans": "HasAns_", "no_ans": "NoAns_"}
     return {
-        name: {
-            "n": len(r),
-            "em": round(100 * sum(p[0] for p in r) / len(r), 2),
-            "f1": round(100 * sum(p[1] for p in r) / len(r), 2),
-        }
-        for name, r in rows.items()
-        if r
+        name: {"n": s[prefix + "total"], "em": round(s[prefix + "exact"], 2), "f1": round(s[prefix + "f1"], 2)}
+        for name, prefix in groups.items()
+        if s[prefix + "total"]
     }
 
 
 def choose_threshold(examples: Sequence[Example], preds: Sequence[tuple[str | None, float]]) -> float:
-    """Threshold maximising F1 on the validation questions (ties: the lowest)."""
-    return max(THRESHOLD_GRID, key=lambda t: (score(examples, preds, t)["all"]["f1"], -t))
+    """Threshold maximising F1 (to 2 decimals) on the questions (ties: the lowest)."""
+    curve = threshold_curve([sc for _, sc in preds],
+                            [exact_match(text, ex.answers) for (text, _), ex in zip(preds, examples)],
+                            [f1(text, ex.answers) for (text, _), ex in zip(preds, examples)],
+                            [bool(ex.answers) for ex in examples], THRESHOLD_GRID)
+    return max(curve, key=lambda c: (round(c["f1"], 2), -c["threshold"]))["threshold"]
 
 
 Candidate = tuple[str, float, int]  # span text, raw score (logit of the span against no-answer), passage rank
@@ -342,22 +341,20 @@ def _logit(p: float) -> float:
 
 
 def pipeline_candidates(reader: NeuralReader, examples: Sequence[Example], k: int) -> list[list[Candidate]]:
-    """Retrieve ``k`` passages from an index of every ``train`` paragraph and read them with no rank term.
+    """Retrieve ``k`` passages from an index of every ``train`` paragraph and read them.
 
-    The index is the one ``qa eval --build-index`` caches for the train split of the v2.0 file.
+    ``reader`` must have no rank term (``rank_weight`` 0): ``rescore`` applies it. The index is the one
+    ``qa eval --build-index`` caches for the train split of the v2.0 file.
     """
+    if reader.rank_weight != 0.0:
+        raise ValueError(f"the reader must have rank_weight 0, not {reader.rank_weight}")
     qs = filter_split(load_questions(SQUAD_DIR / "squad-dev-v2.0.json"), "train", SQUAD_DIR / "SPLITS.json")
-    index = build_paragraph_index(qs, default_cache_dir() / f"{qs.path.stem}-{qs.fingerprint()}")
-    retriever = Retriever(index, mode="hybrid")
-    saved, reader.rank_weight = reader.rank_weight, 0.0
+    retriever = Retriever(build_paragraph_index(qs, cached_index_dir(qs)), mode="hybrid")
     out = []
-    try:
-        for ex in examples:
-            passages = retriever.retrieve(ex.question, k)
-            ranks = {id(p): r for r, p in enumerate(passages, start=1)}
-            out.append([(s.text, _logit(s.score), ranks[id(s.passage)]) for s in reader.read(ex.question, passages)])
-    finally:
-        reader.rank_weight = saved
+    for ex in examples:
+        passages = retriever.retrieve(ex.question, k)
+        ranks = {id(p): r for r, p in enumerate(passages, start=1)}
+        out.append([(s.text, _logit(s.score), ranks[id(s.passage)]) for s in reader.read(ex.question, passages)])
     return out
 
 
@@ -368,8 +365,8 @@ def rescore(candidates: Sequence[Sequence[Candidate]], rank_weight: float) -> li
         if not cands:
             out.append((None, 0.0))
             continue
-        text, value = max(((t, z - rank_weight * math.log(r)) for t, z, r in cands), key=lambda c: c[1])
-        out.append((text, 1 / (1 + math.exp(-value)) if value > -700 else 0.0))
+        text, value = max(((t, z - rank_penalty(rank_weight, r)) for t, z, r in cands), key=lambda c: c[1])
+        out.append((text, sigmoid(value)))
     return out
 
 
@@ -391,7 +388,8 @@ def evaluate(args: argparse.Namespace, valid: Sequence[Example], sizes: dict, tr
     """Choose the threshold on validation, print held-out oracle figures, write ``reader.json``."""
     torch.set_num_threads(args.threads)
     splits = json.loads((SQUAD_DIR / "SPLITS.json").read_text(encoding="utf-8"))
-    reader = NeuralReader(args.out, max_length=args.max_length, stride=args.stride, threshold=0.5)
+    # No rank term while choosing it; the oracle reads one passage, which the term never touches.
+    reader = NeuralReader(args.out, max_length=args.max_length, stride=args.stride, threshold=0.5, rank_weight=0.0)
     valid = valid[: args.eval_limit]
     t0 = time.monotonic()
     cache: dict[tuple[str, str], tuple[str | None, float]] = {}
@@ -402,14 +400,15 @@ def evaluate(args: argparse.Namespace, valid: Sequence[Example], sizes: dict, tr
     # every train paragraph; the oracle-best threshold is reported beside them.
     v2 = [i for i, ex in enumerate(valid) if ex.version == "v2.0"]
     v2_valid = [valid[i] for i in v2]
-    oracle_threshold = choose_threshold(v2_valid, [valid_preds[i] for i in v2])
+    v2_preds = [valid_preds[i] for i in v2]
+    oracle_threshold = choose_threshold(v2_valid, v2_preds)
     print(f"validation pipeline (k={PIPELINE_K}, index of every train paragraph):", flush=True)
     candidates = pipeline_candidates(reader, v2_valid, PIPELINE_K)
     rank_weight, threshold = choose_rank_weight(v2_valid, candidates)
     pipeline_preds = rescore(candidates, rank_weight)
     validation = {
-        "v2.0_with_threshold": score(v2_valid, [valid_preds[i] for i in v2], threshold),
-        "v2.0_with_oracle_threshold": score(v2_valid, [valid_preds[i] for i in v2], oracle_threshold),
+        "v2.0_with_threshold": score(v2_valid, v2_preds, threshold),
+        "v2.0_with_oracle_threshold": score(v2_valid, v2_preds, oracle_threshold),
         "all_with_threshold": score(valid, valid_preds, threshold),
         "all_always_answer": score(valid, valid_preds, None),
         "v2.0_pipeline_with_threshold": score(v2_valid, pipeline_preds, threshold),

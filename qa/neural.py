@@ -48,7 +48,13 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _sigmoid(x: float) -> float:
+def rank_penalty(rank_weight: float, rank: int) -> float:
+    """What a span from the passage at 1-based ``rank`` loses from its logit: ``rank_weight * ln(rank)``."""
+    return rank_weight * math.log(rank)
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function, without overflow for large ``|x|``."""
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
@@ -194,7 +200,7 @@ class NeuralReader:
             ends = out.end_logits.float().numpy()
             for row, i in enumerate(idx):
                 item = enc["overflow_to_sample_mapping"][i]
-                penalty = self.rank_weight * math.log(ranks[item])
+                penalty = rank_penalty(self.rank_weight, ranks[item])
                 for span in self._window_spans(enc, i, starts[row], ends[row], items[item], penalty):
                     key = (span.passage.doc_id, span.start, span.end)
                     if key not in best or span.score > best[key].score:
@@ -235,7 +241,7 @@ class NeuralReader:
             if a >= b or (a, b) in seen:
                 continue
             seen.add((a, b))
-            score = _sigmoid(float(flat[flat_idx]) - null - penalty)
+            score = sigmoid(float(flat[flat_idx]) - null - penalty)
             spans.append(
                 Span(
                     text=passage.text[a:b],
