@@ -27,14 +27,15 @@ from safetensors.torch import save_file
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from eval.cli import cached_index_dir
-from eval.datasets import filter_split, load_questions
+from eval.datasets import REPO_SPLITS, filter_split, load_questions, load_splits
 from eval.metrics import exact_match, f1, squad_scores, threshold_curve
 from eval.runner import build_paragraph_index
 from qa.neural import NeuralReader, rank_penalty, sigmoid
 from qa.retriever import Retriever
 from qa.types import Passage
 
-SQUAD_DIR = Path("/work/shared/squad")
+# ../shared/squad beside the repository, where eval.datasets finds SPLITS.json.
+SQUAD_DIR = REPO_SPLITS.parent
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # The three train articles with the fewest SQuAD v2.0 questions: fixed by name, never from heldout.
 VALIDATION_TITLES = ("Normans", "Sky_(United_Kingdom)", "Black_Death")
@@ -348,7 +349,7 @@ def pipeline_candidates(reader: NeuralReader, examples: Sequence[Example], k: in
     """
     if reader.rank_weight != 0.0:
         raise ValueError(f"the reader must have rank_weight 0, not {reader.rank_weight}")
-    qs = filter_split(load_questions(SQUAD_DIR / "squad-dev-v2.0.json"), "train", SQUAD_DIR / "SPLITS.json")
+    qs = filter_split(load_questions(SQUAD_DIR / "squad-dev-v2.0.json"), "train", REPO_SPLITS)
     retriever = Retriever(build_paragraph_index(qs, cached_index_dir(qs)), mode="hybrid")
     out = []
     for ex in examples:
@@ -387,7 +388,7 @@ def choose_rank_weight(examples: Sequence[Example], candidates: Sequence[Sequenc
 def evaluate(args: argparse.Namespace, valid: Sequence[Example], sizes: dict, training: dict | None) -> None:
     """Choose the threshold on validation, print held-out oracle figures, write ``reader.json``."""
     torch.set_num_threads(args.threads)
-    splits = json.loads((SQUAD_DIR / "SPLITS.json").read_text(encoding="utf-8"))
+    splits = load_splits(REPO_SPLITS)
     # No rank term while choosing it; the oracle reads one passage, which the term never touches.
     reader = NeuralReader(args.out, max_length=args.max_length, stride=args.stride, threshold=0.5, rank_weight=0.0)
     valid = valid[: args.eval_limit]
@@ -490,9 +491,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    splits = json.loads((SQUAD_DIR / "SPLITS.json").read_text(encoding="utf-8"))
+    splits = load_splits(REPO_SPLITS)  # refuses splits that share articles
     train_titles = set(splits["train"])
-    assert not train_titles & set(splits["heldout"]), "SPLITS.json train and heldout overlap"
     assert set(VALIDATION_TITLES) <= train_titles
     pool = dedupe(load_examples("v2.0", train_titles) + load_examples("v1.1", train_titles))
     valid = [ex for ex in pool if ex.title in VALIDATION_TITLES]
