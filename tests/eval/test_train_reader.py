@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from eval.train_reader import (Example, choose_rank_weight, featurize, frozen_states, pad_states, rescore, train,
-                                upper_logits)
+from eval.reader_data import Example
+from eval.train_reader import featurize, frozen_states, pad_states, train, upper_logits
 from qa.neural import NeuralReader
 from qa.types import Passage
 
@@ -65,7 +64,7 @@ def test_short_run_updates_only_the_unfrozen_layers_and_saves_a_loadable_reader(
     examples = [_example("How many women attended?", "Seventeen"), _example("Who is the mayor?", None)] * 4
     args = argparse.Namespace(
         init=tiny_model, out=tmp_path / "reader", max_length=64, stride=16, batch_size=4, epochs=2.0, lr=1e-3,
-        freeze_layers=1, max_minutes=None, save_minutes=60.0, seed=0,
+        freeze_layers=1, max_minutes=None, save_minutes=60.0, seed=0, bf16=False,
     )
     report = train(args, examples)
     assert report["steps"] == report["planned_steps"] == 4
@@ -81,19 +80,18 @@ def test_short_run_updates_only_the_unfrozen_layers_and_saves_a_loadable_reader(
     assert spans and all(CONTEXT[s.start:s.end] == s.text for s in spans)
 
 
-def test_rescore_applies_the_rank_term_and_keeps_empty_replies() -> None:
-    cands = [[("late", 2.0, 3), ("early", 1.5, 1)], []]
-    assert [t for t, _ in rescore(cands, 0.0)] == ["late", None]
-    text, value = rescore(cands, 1.0)[0]
-    assert text == "early" and value == pytest.approx(1 / (1 + math.exp(-1.5)))
-
-
-def test_rank_weight_and_threshold_are_chosen_on_the_given_questions() -> None:
-    # Answerable questions whose right span comes from the first passage and a wrong but more confident one
-    # from the fifth, plus unanswerable ones whose spans all score low: a rank weight and a threshold between
-    # the two groups win.
-    examples = [_example("How many women attended?", "Seventeen")] * 4 + [_example("Who is the mayor?", None)] * 4
-    cands = [[("Seventeen", 3.0, 1), ("12", 3.5, 5)]] * 4 + [[("Monday", -2.0, 1)]] * 4
-    weight, threshold = choose_rank_weight(examples, cands)
-    assert weight > 0.5 / math.log(5)
-    assert 1 / (1 + math.exp(2.0)) < threshold <= 1 / (1 + math.exp(-3.0))
+@pytest.mark.slow
+def test_all_layers_train_in_bf16_and_the_embeddings_stay_frozen(tiny_model: Path, tmp_path: Path) -> None:
+    before = AutoModelForQuestionAnswering.from_pretrained(tiny_model, dtype=torch.float32).state_dict()
+    examples = [_example("How many women attended?", "Seventeen"), _example("Who is the mayor?", None)] * 4
+    args = argparse.Namespace(
+        init=tiny_model, out=tmp_path / "reader", max_length=64, stride=16, batch_size=4, epochs=1.0, lr=1e-3,
+        freeze_layers=0, max_minutes=None, save_minutes=60.0, seed=0, bf16=True,
+    )
+    report = train(args, examples)
+    assert report["steps"] == 2 and report["windows_seen"] == 8
+    after = AutoModelForQuestionAnswering.from_pretrained(args.out, dtype=torch.float32).state_dict()
+    same = {k: torch.equal(before[k].half(), after[k].half()) for k in before}
+    assert all(same[k] for k in same if k.startswith("bert.embeddings."))
+    assert not same["bert.encoder.layer.0.output.dense.weight"] and not same["bert.encoder.layer.1.output.dense.weight"]
+    assert not same["qa_outputs.weight"]
