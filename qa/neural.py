@@ -1,6 +1,8 @@
 """Extractive neural reader: a Hugging Face question-answering model over retrieved passages.
 
-This is the only module of ``qa`` that imports torch/transformers.
+The model runs in ONNX Runtime when its folder holds ``model_int8.onnx`` (int8 dynamic quantization,
+written by ``eval.export_reader``), else in PyTorch. This is the only module of ``qa`` that imports
+torch/transformers/onnxruntime.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from qa.types import Passage, Span
 
 DEFAULT_THRESHOLD = 0.5
 MAX_QUESTION_TOKENS = 64
+ONNX_FILE = "model_int8.onnx"
+BACKENDS = ("auto", "onnx", "torch")
 
 # Characters a predicted span should not start or end with (offsets stay exact: we only move them inward).
 _STRIP_LEFT = " \t\r\n\u00a0,;:!?\"'`\u201c\u201d\u2018\u2019-\u2013\u2014"
@@ -79,6 +83,8 @@ class NeuralReader:
             in the model folder, else 0.5.
         spans_per_passage: candidates kept per passage before merging.
         rank_weight: weight of the passage-rank term; None reads ``reader.json``, else 0.
+        backend: ``onnx`` (the folder's ``model_int8.onnx`` in ONNX Runtime), ``torch`` (the Hugging Face
+            weights), or ``auto``: onnx when that file exists, else torch.
 
     Raises:
         ValueError: a setting is out of range.
@@ -101,6 +107,7 @@ class NeuralReader:
         threshold: float | None = None,
         spans_per_passage: int = 5,
         rank_weight: float | None = None,
+        backend: str = "auto",
     ) -> None:
         if max_length < 32:
             raise ValueError(f"max_length must be at least 32, got {max_length}")
@@ -116,9 +123,15 @@ class NeuralReader:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         if rank_weight is not None and not (0.0 <= rank_weight and math.isfinite(rank_weight)):
             raise ValueError(f"rank_weight must be a finite number >= 0, got {rank_weight}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         if not self.model_dir.is_dir():
             raise FileNotFoundError(f"reader model folder not found: {self.model_dir}")
+        has_onnx = (self.model_dir / ONNX_FILE).is_file()
+        if backend == "onnx" and not has_onnx:
+            raise FileNotFoundError(f"{self.model_dir} has no {ONNX_FILE}; write it with python -m eval.export_reader")
+        self.backend = "onnx" if backend == "onnx" or (backend == "auto" and has_onnx) else "torch"
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -130,6 +143,7 @@ class NeuralReader:
         self.threshold = threshold
         self.rank_weight = float(self.meta.get("rank_weight", 0.0)) if rank_weight is None else rank_weight
         self._model: Any = None
+        self._inputs: list[str] = []
         self._tokenizer: Any = None
 
     def _read_meta(self) -> dict[str, Any]:
@@ -140,16 +154,44 @@ class NeuralReader:
             return json.load(fh)
 
     def warm_up(self) -> None:
-        """Load the tokenizer and model (CPU, float32, eval mode); a no-op once loaded."""
+        """Load the tokenizer and model (an ONNX Runtime session, or torch on the CPU); a no-op once loaded."""
         if self._model is not None:
             return
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         if not self._tokenizer.is_fast:
             raise ValueError(f"{self.model_dir}: a fast tokenizer (tokenizer.json) is needed for offsets")
+        if self.backend == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            session = onnxruntime.InferenceSession(
+                str(self.model_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+            self._inputs = [i.name for i in session.get_inputs()]
+            self._model = session
+            return
         model = AutoModelForQuestionAnswering.from_pretrained(
             self.model_dir, local_files_only=True, dtype=torch.float32
         )
         self._model = model.to("cpu").float().eval()
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's fast tokenizer (loads the model on first use)."""
+        self.warm_up()
+        return self._tokenizer
+
+    def logits(self, batch: dict[str, list[list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits (batch, tokens) of a padded batch of windows (``tokenizer.pad`` output)."""
+        self.warm_up()
+        if self.backend == "onnx":
+            feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self._inputs}
+            starts, ends = self._model.run(["start_logits", "end_logits"], feed)
+            return starts.astype(np.float32), ends.astype(np.float32)
+        with torch.inference_mode():
+            out = self._model(**{k: torch.tensor(v) for k, v in batch.items()})
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
 
     def _question(self, question: str) -> str:
         """Cut an over-long question so that every window keeps room for the passage."""
@@ -193,11 +235,8 @@ class NeuralReader:
         best: dict[tuple[str, int, int], Span] = {}
         for lo in range(0, n, self.batch_size):
             idx = order[lo:lo + self.batch_size]
-            batch = tok.pad([{k: enc[k][i] for k in names} for i in idx], return_tensors="pt")
-            with torch.inference_mode():
-                out = self._model(**batch)
-            starts = out.start_logits.float().numpy()
-            ends = out.end_logits.float().numpy()
+            batch = tok.pad([{k: enc[k][i] for k in names} for i in idx])
+            starts, ends = self.logits(batch)
             for row, i in enumerate(idx):
                 item = enc["overflow_to_sample_mapping"][i]
                 penalty = rank_penalty(self.rank_weight, ranks[item])
@@ -249,6 +288,8 @@ class NeuralReader:
                     end=passage.start + b,
                     score=score,
                     passage=passage,
+                    span_logit=float(flat[flat_idx]),
+                    null_logit=null,
                 )
             )
             if len(spans) >= self.spans_per_passage:

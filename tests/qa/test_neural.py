@@ -182,3 +182,43 @@ def test_shipped_model_answers_a_news_question() -> None:
     assert article[spans[0].start:spans[0].end] == "17"
     # Confident against "no answer"; the chosen abstention threshold is a separate, pipeline-level decision.
     assert spans[0].score > 0.5
+
+
+def _copy_model(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    return dst
+
+
+def test_onnx_backend_gives_the_torch_spans(tiny_model: Path, tmp_path: Path) -> None:
+    from eval.export_reader import export
+
+    folder = _copy_model(tiny_model, tmp_path / "onnx-fp32")
+    export(folder, quantize=False)
+    passages = [_passage(ARTICLE, 0, doc_id="a"), _passage(ARTICLE[12:80], 12, doc_id="b")]
+    by_onnx = NeuralReader(folder).read("How many women attended?", passages)  # auto: the ONNX file is there
+    by_torch = NeuralReader(folder, backend="torch").read("How many women attended?", passages)
+    assert NeuralReader(folder).backend == "onnx"
+    assert [(s.passage.doc_id, s.start, s.end) for s in by_onnx] == [(s.passage.doc_id, s.start, s.end) for s in by_torch]
+    assert [s.score for s in by_onnx] == pytest.approx([s.score for s in by_torch], abs=1e-4)
+    assert all(s.span_logit is not None and s.null_logit is not None for s in by_onnx)
+
+
+def test_int8_export_is_smaller_and_reads_exact_spans(tiny_model: Path, tmp_path: Path) -> None:
+    from eval.export_reader import export
+
+    fp32 = export(_copy_model(tiny_model, tmp_path / "fp32"), quantize=False)
+    int8 = export(_copy_model(tiny_model, tmp_path / "int8"))
+    assert int8.stat().st_size < fp32.stat().st_size
+    spans = NeuralReader(int8.parent, backend="onnx").read("How many women attended?", [_passage(ARTICLE, 0)])
+    assert spans
+    _check_exact(spans, ARTICLE)
+
+
+def test_onnx_backend_needs_the_file(tiny_model: Path) -> None:
+    assert NeuralReader(tiny_model).backend == "torch"
+    with pytest.raises(FileNotFoundError, match="model_int8.onnx"):
+        NeuralReader(tiny_model, backend="onnx")
+    with pytest.raises(ValueError, match="backend"):
+        NeuralReader(tiny_model, backend="tpu")
