@@ -8,12 +8,16 @@ from index import Embedder, QAError
 
 from qa.config import PACKAGED_READER
 from qa.heuristic import HeuristicReader
+from qa.selector import AnswerSelector, SelectingReader, SelectorWeights
 from qa.types import Reader
 
 
-
 def make_reader(name: str, embedder: Embedder) -> Reader:
-    """``heuristic``, ``neural`` (the packaged trained reader) or a path to a Hugging Face QA model folder."""
+    """``heuristic``, ``neural`` (the packaged trained reader) or a path to a Hugging Face QA model folder.
+
+    A model folder whose ``reader.json`` holds a fitted ``selector`` reads through it (``SelectingReader``):
+    candidates are rescored with the probability that they are right, and its threshold decides "not found".
+    """
     if name == "heuristic":
         return HeuristicReader(embedder)
     path = PACKAGED_READER if name == "neural" else Path(name).expanduser()
@@ -21,4 +25,13 @@ def make_reader(name: str, embedder: Embedder) -> Reader:
         raise QAError(f"reader must be heuristic, neural or a model folder with config.json; got {name}")
     from qa.neural import NeuralReader
 
-    return NeuralReader(path)
+    reader = NeuralReader(path)
+    fitted = reader.meta.get("selector")
+    if not fitted:
+        return reader
+    try:
+        weights = SelectorWeights.from_dict(fitted["weights"])
+        selector = AnswerSelector(weights, max_candidates=int(fitted.get("max_candidates", 10)))
+        return SelectingReader(NeuralReader(path, rank_weight=0.0), selector, threshold=float(fitted["threshold"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise QAError(f"{path / 'reader.json'}: unusable selector ({exc})") from None

@@ -9,7 +9,8 @@ from qa.types import Passage
 
 def to_passage(hit: Hit) -> Passage:
     art, ch = hit.article, hit.chunk
-    return Passage(art.doc_id, art.title, art.date, art.source, ch.chunk_id, ch.text, ch.start, ch.end, hit.score)
+    return Passage(art.doc_id, art.title, art.date, art.source, ch.chunk_id, ch.text, ch.start, ch.end, hit.score,
+                   hit.dense_score, hit.lexical_score)
 
 
 class Retriever:

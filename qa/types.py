@@ -11,7 +11,8 @@ class Passage:
     """A retrieved chunk of an article, as handed to a reader.
 
     ``start``/``end`` are character offsets of ``text`` in the original article text,
-    so ``article_text[start:end] == text``. ``score`` is the retrieval score (higher is better).
+    so ``article_text[start:end] == text``. ``score`` is the retrieval score (higher is better);
+    ``dense_score`` (cosine) and ``lexical_score`` (BM25) are its parts, None where that search missed it.
     """
 
     doc_id: str
@@ -23,6 +24,8 @@ class Passage:
     start: int
     end: int
     score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Span:
 
     ``start``/``end`` are offsets into the ORIGINAL article (not the passage).
     ``score`` is a confidence in [0, 1], higher is better; ``passage`` is the passage it was read from.
+    ``span_logit`` and ``null_logit`` are a neural reader's raw start+end logits for the span and for "no
+    answer" in its window (None for other readers).
     """
 
     text: str
@@ -38,6 +43,8 @@ class Span:
     end: int
     score: float
     passage: Passage
+    span_logit: float | None = None
+    null_logit: float | None = None
 
 
 class Reader(Protocol):

@@ -1,0 +1,223 @@
+"""Learned answer selection: which candidate span, if any, answers the question, as a calibrated probability.
+
+A neural reader proposes spans, each scored only against "no answer" in its own window. The selector looks
+at every candidate with what else is known (the retrieval's scores and ranks, whether the span is of the
+type the question asks for, whether other passages give the same answer, its length) and a logistic
+regression, fitted by ``eval.fit_selector`` on news questions asked through the full pipeline, turns that
+into the probability that the span is the right answer. Its weights live in the reader folder's
+``reader.json`` (plain numbers, no pickle).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from qa.heuristic import SPACY_MODEL
+from qa.text import content_words, question_type, sentence_around, words
+from qa.types import Passage, Span
+
+FEATURES = (
+    "margin", "span_logit", "null_logit", "margin_gap", "log_rank", "fused_ratio", "dense", "lexical_ratio",
+    "type_expected", "type_match", "has_digit", "support", "support_score", "log_words", "echo", "overlap",
+    "q_how_many", "q_who", "q_when", "q_where", "q_what",
+)
+# spaCy entity labels that fit each question type.
+TYPE_LABELS = {
+    "how many": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+    "who": {"PERSON", "ORG", "NORP"},
+    "when": {"DATE", "TIME"},
+    "where": {"GPE", "LOC", "FAC"},
+}
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def normalize(text: str) -> str:
+    """Lower case, no punctuation or articles, single spaces: the SQuAD answer normalisation."""
+    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+@dataclass(frozen=True)
+class SelectorWeights:
+    """A fitted logistic regression over ``features``: standardise with ``mean``/``scale``, then ``coef``."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SelectorWeights":
+        w = cls(tuple(d["features"]), tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),
+                tuple(map(float, d["coef"])), float(d["intercept"]))
+        if w.features != FEATURES or not len(w.mean) == len(w.scale) == len(w.coef) == len(FEATURES):
+            raise ValueError("selector weights do not match this version's features; refit with eval.fit_selector")
+        if not all(math.isfinite(v) for v in (*w.mean, *w.scale, *w.coef, w.intercept)) or min(w.scale) <= 0:
+            raise ValueError("selector weights hold a non-finite number or a non-positive scale")
+        return w
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept}
+
+
+class AnswerSelector:
+    """Rescore a reader's candidate spans with the probability that each is the right answer.
+
+    Args:
+        weights: the fitted model (``reader.json`` ``selector``); None scores nothing (``features`` only).
+        max_candidates: candidates kept (the reader's best first).
+        spacy_model: the spaCy pipeline whose entities decide whether a span has the asked-for type.
+
+    Example:
+        >>> selector = AnswerSelector(SelectorWeights.from_dict(meta["selector"]))
+        >>> best = selector.rank(question, passages, reader.read(question, passages))[0]
+        >>> best.score  # P(best is the right answer)
+    """
+
+    def __init__(self, weights: SelectorWeights | None = None, *, max_candidates: int = 10,
+                 spacy_model: str = SPACY_MODEL) -> None:
+        if max_candidates < 1:
+            raise ValueError(f"max_candidates must be at least 1, got {max_candidates}")
+        self.weights = weights
+        self.max_candidates = max_candidates
+        self.spacy_model = spacy_model
+        self._nlp: Any = None
+
+    def warm_up(self) -> None:
+        if self._nlp is None:
+            import spacy
+
+            self._nlp = spacy.load(self.spacy_model, disable=["parser", "lemmatizer", "tagger", "attribute_ruler"])
+
+    def features(self, question: str, passages: Sequence[Passage], spans: Sequence[Span]) -> np.ndarray:
+        """(len(spans), len(FEATURES)) features of each candidate; NaN where a value is unknown."""
+        spans = list(spans)
+        if not spans:
+            return np.zeros((0, len(FEATURES)))
+        qtype = question_type(question)
+        q_words = content_words(question)
+        ranks = {id(p): r for r, p in enumerate(passages, start=1)}
+        top_fused = max((p.score for p in passages), default=0.0)
+        top_lexical = max((p.lexical_score or 0.0 for p in passages), default=0.0)
+        margins = [_margin(s) for s in spans]
+        best_margin = max(margins)
+        typed = self._type_matches(qtype, spans)
+        norm = [normalize(s.text) for s in spans]
+        rows = []
+        for i, span in enumerate(spans):
+            p = span.passage
+            others = {}
+            for j, other in enumerate(spans):
+                if j != i and norm[j] == norm[i] and other.passage.doc_id != p.doc_id:
+                    others[other.passage.doc_id] = max(others.get(other.passage.doc_id, 0.0), _sigmoid(margins[j]))
+            span_words = content_words(span.text)
+            s0, s1 = sentence_around(p.text, span.start - p.start, span.end - p.start)
+            sentence_words = content_words(p.text[s0:s1])
+            rows.append([
+                margins[i],
+                span.span_logit if span.span_logit is not None else math.nan,
+                span.null_logit if span.null_logit is not None else math.nan,
+                margins[i] - best_margin,
+                math.log(ranks.get(id(p), len(passages) + 1)),
+                p.score / top_fused if top_fused > 0 else math.nan,
+                p.dense_score if p.dense_score is not None else math.nan,
+                (p.lexical_score or 0.0) / top_lexical if top_lexical > 0 else math.nan,
+                float(qtype in TYPE_LABELS),
+                typed[i],
+                float(any(ch.isdigit() for ch in span.text)),
+                float(len(others)),
+                sum(others.values()),
+                math.log1p(len(words(span.text))),
+                len(span_words & q_words) / len(span_words) if span_words else 1.0,
+                len(q_words & sentence_words) / len(q_words) if q_words else 0.0,
+                *(float(qtype == t) for t in ("how many", "who", "when", "where", "what")),
+            ])
+        return np.asarray(rows, dtype=np.float64)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(right answer) of each feature row; unknown values count as the fitting data's mean."""
+        if self.weights is None:
+            raise ValueError("this selector has no weights")
+        w = self.weights
+        z = (x - np.asarray(w.mean)) / np.asarray(w.scale)
+        z = np.where(np.isnan(z), 0.0, z)
+        logits = z @ np.asarray(w.coef) + w.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+
+    def candidates(self, spans: Sequence[Span]) -> list[Span]:
+        """The reader's best ``max_candidates`` spans, best first."""
+        return sorted(spans, key=lambda s: -s.score)[: self.max_candidates]
+
+    def rank(self, question: str, passages: Sequence[Passage], spans: Sequence[Span]) -> list[Span]:
+        """The candidates rescored with P(right answer), best first."""
+        cands = self.candidates(spans)
+        if not cands:
+            return []
+        probs = self.probabilities(self.features(question, passages, cands))
+        scored = [replace(s, score=float(pr)) for s, pr in zip(cands, probs)]
+        return sorted(scored, key=lambda s: (-s.score, s.start))
+
+    def _type_matches(self, qtype: str, spans: Sequence[Span]) -> list[float]:
+        """1.0 where an entity of the asked-for type overlaps the span, else 0.0 (all 0 for untyped questions)."""
+        labels = TYPE_LABELS.get(qtype)
+        if not labels:
+            return [0.0] * len(spans)
+        self.warm_up()
+        bounds = []
+        for span in spans:
+            p = span.passage
+            bounds.append(sentence_around(p.text, span.start - p.start, span.end - p.start))
+        texts = {(id(s.passage), b): s.passage.text[b[0]:b[1]] for s, b in zip(spans, bounds)}
+        docs = dict(zip(texts, self._nlp.pipe(texts.values())))
+        out = []
+        for span, b in zip(spans, bounds):
+            doc = docs[(id(span.passage), b)]
+            a = span.start - span.passage.start - b[0]
+            z = span.end - span.passage.start - b[0]
+            out.append(float(any(e.label_ in labels and e.start_char < z and a < e.end_char for e in doc.ents)))
+        return out
+
+
+def _margin(span: Span) -> float:
+    """The reader's logit of the span against "no answer" (from its score when the reader gives no logits)."""
+    if span.span_logit is not None and span.null_logit is not None:
+        return span.span_logit - span.null_logit
+    p = min(max(span.score, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+class SelectingReader:
+    """A span reader followed by the answer selector: ``read`` returns spans scored by P(right answer).
+
+    Example:
+        >>> reader = SelectingReader(NeuralReader(rank_weight=0.0), AnswerSelector(weights), threshold=0.4)
+        >>> reader.read("How many women attended?", passages)[0].score
+    """
+
+    def __init__(self, reader: Any, selector: AnswerSelector, *, threshold: float) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        self.reader = reader
+        self.selector = selector
+        self.threshold = threshold
+
+    def warm_up(self) -> None:
+        load = getattr(self.reader, "warm_up", None)
+        if load is not None:
+            load()
+        self.selector.warm_up()
+
+    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
+        return self.selector.rank(question, passages, self.reader.read(question, passages))
