@@ -157,6 +157,49 @@ def bench_queries(index: Index, questions: Sequence[str], k: int, reader: str) -
             "total": _stats([t["retrieve"] + t["read"] for t in timings])}
 
 
+def bench_reader(index: Index, questions: Sequence[str], k: int, reader: str) -> dict[str, Any] | None:
+    """Reading the ``k`` passages of each question against a bare forward pass of the same windows.
+
+    ``read`` is the reader's whole work (tokenizing, the model, span search and, with a fitted selector,
+    answer selection); ``forward`` is the model alone on the already tokenized, padded windows, in the
+    reader's backend and in float32 torch. None for readers without a neural model.
+    """
+    from qa.neural import NeuralReader
+
+    qa = QA(index, QAConfig(k=k, reader=reader))
+    full = qa.reader
+    neural = getattr(full, "reader", full)  # the span reader inside a SelectingReader
+    if not isinstance(neural, NeuralReader):
+        return None
+    fp32 = NeuralReader(neural.model_dir, backend="torch", max_length=neural.max_length, stride=neural.stride)
+    jobs = [(q, qa.retriever.retrieve(q, k)) for q in questions]
+    tok = neural.tokenizer
+    getattr(full, "warm_up", lambda: None)()
+    read_s, forward_s, fp32_s, windows = [], [], [], []
+    for n, (q, passages) in enumerate(jobs):
+        enc = tok([q] * len(passages), [p.text for p in passages], truncation="only_second",
+                  max_length=neural.max_length, stride=neural.stride, return_overflowing_tokens=True)
+        batch = tok.pad({name: enc[name] for name in tok.model_input_names if name in enc})
+        if n == 0:  # warm-up of every path, outside the timings
+            full.read(q, passages), neural.logits(batch), fp32.logits(batch)
+        t0 = time.perf_counter()
+        full.read(q, passages)
+        t1 = time.perf_counter()
+        neural.logits(batch)
+        t2 = time.perf_counter()
+        fp32.logits(batch)
+        t3 = time.perf_counter()
+        read_s.append(t1 - t0)
+        forward_s.append(t2 - t1)
+        fp32_s.append(t3 - t2)
+        windows.append(len(batch["input_ids"]))
+    read, forward, torch32 = _stats(read_s), _stats(forward_s), _stats(fp32_s)
+    return {"questions": len(jobs), "k": k, "reader": type(full).__name__, "backend": neural.backend,
+            "windows_mean": mean(windows), "read": read, "forward": forward, "forward_torch_fp32": torch32,
+            "ratio_read_to_forward": read["p50_ms"] / forward["p50_ms"],
+            "speedup_vs_torch_fp32": torch32["p50_ms"] / forward["p50_ms"]}
+
+
 def bench_faiss(vectors: np.ndarray, queries: np.ndarray, k: int, scales: Sequence[int], seed: int,
                 say: Callable[[str], None]) -> list[dict[str, Any]]:
     """Exact search time per single query at each scale: the real vectors plus random unit vectors."""
@@ -185,16 +228,27 @@ def bench_faiss(vectors: np.ndarray, queries: np.ndarray, k: int, scales: Sequen
 
 def format_table(result: dict[str, Any]) -> str:
     ing, q = result["ingest"], result["queries"]
-    lines = [
-        f"NewsArticles: {ing['articles']} articles, {ing['chunks']} chunks, {ing['characters']:,} characters",
-        f"{'ingest (Index.add_articles)':34}{ing['ingest_chunks_per_s']:10.1f} chunks/s  ({ing['ingest_s']:.1f}s)",
-        f"{'bare SentenceTransformer.encode':34}{ing['bare_chunks_per_s']:10.1f} chunks/s  ({ing['bare_encode_s']:.1f}s)",
-        f"{'ratio ingest/bare':34}{ing['ratio']:10.3f}   (plumbing overhead {ing['overhead_pct']:.1f}%)",
-        "",
-        f"QA.ask latency, {q['questions']} questions, k={q['k']}, {q['reader']}:   p50 ms   p95 ms",
-    ]
+    if ing is None:
+        lines = [f"index reused: {result['disk']['chunks']} chunks (no ingest timed)"]
+    else:
+        lines = [
+            f"NewsArticles: {ing['articles']} articles, {ing['chunks']} chunks, {ing['characters']:,} characters",
+            f"{'ingest (Index.add_articles)':34}{ing['ingest_chunks_per_s']:10.1f} chunks/s  ({ing['ingest_s']:.1f}s)",
+            f"{'bare SentenceTransformer.encode':34}{ing['bare_chunks_per_s']:10.1f} chunks/s  ({ing['bare_encode_s']:.1f}s)",
+            f"{'ratio ingest/bare':34}{ing['ratio']:10.3f}   (plumbing overhead {ing['overhead_pct']:.1f}%)",
+        ]
+    lines += ["", f"QA.ask latency, {q['questions']} questions, k={q['k']}, {q['reader']}:   p50 ms   p95 ms"]
     for part in ("retrieve", "read", "total"):
         lines.append(f"  {part:34}{q[part]['p50_ms']:9.1f}{q[part]['p95_ms']:9.1f}")
+    r = result.get("reader")
+    if r:
+        lines += ["", f"Reading the k={r['k']} passages ({r['windows_mean']:.1f} windows), {r['reader']}, "
+                      f"{r['backend']} backend:   p50 ms   p95 ms"]
+        for label, key in (("read (whole reader)", "read"), ("bare forward pass", "forward"),
+                           ("bare forward, torch float32", "forward_torch_fp32")):
+            lines.append(f"  {label:34}{r[key]['p50_ms']:9.1f}{r[key]['p95_ms']:9.1f}")
+        lines.append(f"  {'ratio read/forward':34}{r['ratio_read_to_forward']:9.2f}   "
+                     f"(forward {r['speedup_vs_torch_fp32']:.1f}x faster than torch float32)")
     lines += ["", f"FAISS exact search, 1 query, k={q['k']}:        vectors   p50 ms   p95 ms"]
     for row in result["faiss"]:
         lines.append(f"  {str(row['scale']) + 'x':28}{row['vectors']:12,}{row['p50_ms']:9.2f}{row['p95_ms']:9.2f}")
@@ -217,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=QAConfig.k)
     p.add_argument("--reader", default=QAConfig.reader, help="reader for the query latency (default %(default)s)")
     p.add_argument("--index-dir", default=None, help="build the index here and keep it (default: a temporary dir)")
+    p.add_argument("--reuse-index", action="store_true",
+                   help="with --index-dir holding an index: skip the ingest and time questions and reading only")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -231,15 +287,19 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     scales = [int(s) for s in args.scales.split(",") if s.strip()]
     tmp = None if args.index_dir else tempfile.mkdtemp(prefix="qa-bench-")
     folder = Path(args.index_dir) if args.index_dir else Path(tmp) / "ix"
-    if Index(folder).exists:
-        raise QAError(f"{folder} already holds an index; the benchmark needs an empty folder")
+    reuse = args.reuse_index and args.index_dir is not None and Index(folder).exists
+    if Index(folder).exists and not reuse:
+        raise QAError(f"{folder} already holds an index; the benchmark needs an empty folder (or --reuse-index)")
     try:
         embedder = Embedder()
-        ingest = bench_ingest(articles, folder, embedder, say)
+        ingest = None if reuse else bench_ingest(articles, folder, embedder, say)
         index = Index(folder, embedder=embedder)
+        chunks = len(index.snapshot().chunks)
         questions = derive_questions(articles, args.queries, args.seed)
         say(f"timing {len(questions)} questions ...")
         queries = bench_queries(index, questions, args.k, args.reader)
+        say("timing the reader against a bare forward pass ...")
+        reading = bench_reader(index, questions, args.k, args.reader)
         rss_queries = peak_rss_mb()
         disk = dir_bytes(folder)
         vectors = index.snapshot().vectors.vectors()
@@ -251,9 +311,9 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     import torch
 
     return {
-        "dataset": str(zip_path), "ingest": ingest, "queries": queries, "faiss": faiss_rows,
+        "dataset": str(zip_path), "ingest": ingest, "queries": queries, "reader": reading, "faiss": faiss_rows,
         "peak_rss_mb": {"after_queries": rss_queries, "end": peak_rss_mb()},
-        "disk": {"bytes": disk, "bytes_per_chunk": disk / ingest["chunks"]},
+        "disk": {"bytes": disk, "bytes_per_chunk": disk / chunks, "chunks": chunks},
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
                     "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
         "elapsed_s": time.perf_counter() - began,

@@ -49,7 +49,8 @@ class Question:
     """One evaluation question. ``answers`` empty means "not found" is the right reply.
 
     ``source`` names where the answer is: a file name (JSONL) or a paragraph's source (SQuAD).
-    ``title`` and ``paragraph`` are set for SQuAD questions only.
+    ``title`` and ``paragraph`` are set for SQuAD questions only. ``qtype`` and ``style`` are the labels a
+    question file gives (newsqa: ``type`` how many/who/..., ``style`` natural/casual/context), else None.
     """
 
     id: str
@@ -58,6 +59,8 @@ class Question:
     source: str | None = None
     title: str | None = None
     paragraph: Paragraph | None = None
+    qtype: str | None = None
+    style: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -154,10 +157,16 @@ def _jsonl(path: Path, text: str) -> QuestionSet:
             raise QAError(f"{where}: duplicate id {qid!r}")
         seen.add(qid)
         source = rec.get("source")
-        questions.append(Question(qid, rec["question"].strip(), tuple(answers), str(source) if source else None))
+        questions.append(Question(qid, rec["question"].strip(), tuple(answers), str(source) if source else None,
+                                  qtype=_label(rec.get("type")), style=_label(rec.get("style"))))
     if not questions:
         raise QAError(f"question file {path} holds no questions")
     return QuestionSet(path, "jsonl", None, tuple(questions), total=len(questions))
+
+
+def _label(value: object) -> str | None:
+    """A question's optional type/style label: a non-empty string, else None."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _squad(path: Path, data: dict) -> QuestionSet:
@@ -172,7 +181,8 @@ def _squad(path: Path, data: dict) -> QuestionSet:
                 for qa in para["qas"]:
                     impossible = bool(qa.get("is_impossible", False))
                     answers = () if impossible else tuple(a["text"] for a in qa["answers"])
-                    questions.append(Question(str(qa["id"]), qa["question"].strip(), answers, p.source, title, p))
+                    questions.append(Question(str(qa["id"]), qa["question"].strip(), answers, p.source, title, p,
+                                              _label(qa.get("type")), _label(qa.get("style"))))
     except (KeyError, TypeError) as exc:
         raise QAError(f"{path.name}: not a SQuAD file (missing {exc})") from None
     if not questions:

@@ -45,9 +45,11 @@ def format_table(summary: dict[str, Any]) -> str:
               + (f"{100 * no:.1f}% of {ab['noans_questions']} unanswerable" if no is not None else "no unanswerable questions")
               + "; wrongly on "
               + (f"{100 * has:.1f}% of {ab['hasans_questions']} answerable" if has is not None else "no answerable questions")]
-    lines += ["", f"{'type':10}{'count':>7}{'EM':>8}{'F1':>8}"]
-    for qtype, row in sorted(summary["by_type"].items(), key=lambda kv: -kv[1]["count"]):
-        lines.append(f"{qtype:10}{row['count']:>7}{_pct(row['exact']):>8}{_pct(row['f1']):>8}")
+    for label, key in (("type", "by_type"), ("style", "by_style")):
+        if summary.get(key):
+            lines += ["", f"{label:10}{'count':>7}{'EM':>8}{'F1':>8}"]
+            for value, row in sorted(summary[key].items(), key=lambda kv: -kv[1]["count"]):
+                lines.append(f"{value:10}{row['count']:>7}{_pct(row['exact']):>8}{_pct(row['f1']):>8}")
     lat = summary["latency"]
     lines += ["", f"{'latency ms':10}{'p50':>8}{'p95':>8}"]
     for part in ("retrieve", "read", "total"):
@@ -180,10 +182,13 @@ def _html(summary: dict[str, Any], records: Sequence[Record]) -> str:
                  + _row(["unanswerable (should be 'not found')", ab["noans_questions"], _rate(ab["noans_not_found_rate"])])
                  + _row(["answerable (wrongly 'not found')", ab["hasans_questions"], _rate(ab["hasans_not_found_rate"])])
                  + "</table>")
-    parts.append("<h2>By question type</h2><table>" + _row(["type", "count", "EM", "F1"], "th"))
-    for qtype, row in sorted(summary["by_type"].items(), key=lambda kv: -kv[1]["count"]):
-        parts.append(_row([qtype, row["count"], _pct(row["exact"]), _pct(row["f1"])]))
-    parts.append("</table><h2>Latency (ms per question)</h2><table>" + _row(["", "p50", "p95", "mean"], "th"))
+    for label, key in (("type", "by_type"), ("style", "by_style")):
+        if summary.get(key):
+            parts.append(f"<h2>By question {label}</h2><table>" + _row([label, "count", "EM", "F1"], "th"))
+            for value, row in sorted(summary[key].items(), key=lambda kv: -kv[1]["count"]):
+                parts.append(_row([value, row["count"], _pct(row["exact"]), _pct(row["f1"])]))
+            parts.append("</table>")
+    parts.append("<h2>Latency (ms per question)</h2><table>" + _row(["", "p50", "p95", "mean"], "th"))
     for part, row in summary["latency"].items():
         parts.append(_row([part, _ms(row["p50_ms"]), _ms(row["p95_ms"]), _ms(row["mean_ms"])]))
     parts.append("</table><h2>Plots</h2><p>")

@@ -48,6 +48,7 @@ class Record:
     hit_rank: int | None
     retrieve_s: float
     read_s: float
+    style: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -55,7 +56,7 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         """The predictions.jsonl line."""
-        return {"id": self.id, "question": self.question, "type": self.qtype, "gold": list(self.gold),
+        return {"id": self.id, "question": self.question, "type": self.qtype, "style": self.style, "gold": list(self.gold),
                 "predicted": self.predicted, "best_span": self.best, "score": round(self.score, 6),
                 "em": self.em, "f1": round(self.f1, 6), "hit_rank": self.hit_rank,
                 "retrieved_sources": list(self.retrieved),
@@ -87,12 +88,12 @@ def score(question: Question, passages: Sequence[Passage], best: str | None, bes
     if retrieved:
         hit = first_hit([contains_answer(p.text, golds) or from_gold_source(p, question) for p in passages])
     return Record(
-        id=question.id, question=question.question, qtype=question_type(question.question), gold=golds,
+        id=question.id, question=question.question, qtype=question.qtype or question_type(question.question), gold=golds,
         predicted=predicted, best=best, score=float(best_score),
         em=exact_match(predicted, golds), f1=f1(predicted, golds),
         best_em=exact_match(best, golds), best_f1=f1(best, golds),
         retrieved=tuple(p.source for p in passages) if retrieved else (), hit_rank=hit,
-        retrieve_s=timings.get("retrieve", 0.0), read_s=timings.get("read", 0.0),
+        retrieve_s=timings.get("retrieve", 0.0), read_s=timings.get("read", 0.0), style=question.style,
     )
 
 
@@ -186,6 +187,16 @@ def _latency(values: Sequence[float]) -> dict[str, float | None]:
     return {"p50_ms": p50, "p95_ms": p95, "mean_ms": avg}
 
 
+def _by(records: Sequence[Record], key: Callable[[Record], Any]) -> dict[str, dict[str, float]]:
+    """Count, EM and F1 (percent) of the records of each ``key`` value, in order of first appearance."""
+    out = {}
+    for value in dict.fromkeys(key(r) for r in records):
+        rows = [r for r in records if key(r) == value]
+        out[value] = {"count": len(rows), "exact": 100.0 * mean([r.em for r in rows]),
+                      "f1": 100.0 * mean([r.f1 for r in rows])}
+    return out
+
+
 def summarize(qs: QuestionSet, records: Sequence[Record], *, mode: str, config: QAConfig, threshold: float,
               reader_name: str, index_path: str | None, k: int, elapsed_s: float) -> dict[str, Any]:
     """Every figure of a run, as a JSON-ready dict (the ``--json`` output and summary.json)."""
@@ -205,11 +216,8 @@ def summarize(qs: QuestionSet, records: Sequence[Record], *, mode: str, config: 
         "hasans_questions": len(has),
         "hasans_not_found_rate": mean([float(r.predicted is None) for r in has]),
     }
-    by_type = {}
-    for qtype in dict.fromkeys(r.qtype for r in records):
-        rows = [r for r in records if r.qtype == qtype]
-        by_type[qtype] = {"count": len(rows), "exact": 100.0 * mean([r.em for r in rows]),
-                          "f1": 100.0 * mean([r.f1 for r in rows])}
+    by_type = _by(records, lambda r: r.qtype)
+    by_style = _by([r for r in records if r.style is not None], lambda r: r.style)
     scores = [r.score for r in records]
     steps = [i / CURVE_STEPS for i in range(CURVE_STEPS + 1)]
     with_span = [r for r in records if r.best is not None]
@@ -224,6 +232,7 @@ def summarize(qs: QuestionSet, records: Sequence[Record], *, mode: str, config: 
         "retrieval": retrieval,
         "abstention": abstention,
         "by_type": by_type,
+        "by_style": by_style,
         "latency": {"retrieve": _latency([r.retrieve_s for r in records]),
                     "read": _latency([r.read_s for r in records]),
                     "total": _latency([r.retrieve_s + r.read_s for r in records])},

@@ -181,3 +181,26 @@ def test_squad_oracle_and_build_index_runs(tiny_squad_v2, tmp_path, capsys):
     generation = (folder / "CURRENT").read_text()
     assert eval_main(argv) == 0  # the cached index is reused, not rewritten
     assert (folder / "CURRENT").read_text() == generation
+
+
+def test_labelled_types_and_styles_are_reported(tiny_squad_v2, tmp_path):
+    data = json.loads(tiny_squad_v2.read_text(encoding="utf-8"))
+    styles = iter(["casual", "natural", "natural", "context", "natural", "casual"])
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            for q in para["qas"]:
+                q["type"], q["style"] = "which", next(styles)
+    labelled = tmp_path / "labelled.json"
+    labelled.write_text(json.dumps(data), encoding="utf-8")
+    qs = load_questions(labelled)
+    assert {q.qtype for q in qs.questions} == {"which"}
+    records, summary = _run_oracle(qs, ScriptedReader(SCRIPT))
+    assert set(summary["by_type"]) == {"which"}  # the file's labels, not types guessed from the wording
+    assert {k: v["count"] for k, v in summary["by_style"].items()} == {"casual": 2, "natural": 3, "context": 1}
+    # "How long is the Rhine?" (casual, right) and "Which is the largest prime?" (casual, not found: right).
+    assert summary["by_style"]["casual"]["exact"] == 100.0
+    page = write_report(tmp_path / "rep", summary, records)
+    assert "By question style" in page.read_text(encoding="utf-8")
+    assert "style" in format_table(summary)
+    _, unlabelled = _run_oracle(load_questions(tiny_squad_v2), ScriptedReader(SCRIPT))
+    assert unlabelled["by_style"] == {} and "how many" in unlabelled["by_type"]
