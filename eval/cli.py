@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default=None, help="SPLITS.json (default: beside the question file, else ../shared/squad)")
     p.add_argument("--title", action="append", default=None, metavar="T", help="SQuAD: only this article (repeatable)")
     p.add_argument("-k", type=int, default=QAConfig.k, help="passages read per question (default %(default)s)")
-    p.add_argument("--reader", default=QAConfig.reader, help="heuristic (default), neural, or a local QA model folder")
+    p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
     p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
     p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -12,14 +12,14 @@ PACKAGED_READER = Path(__file__).resolve().parent / "models" / "reader"
 class QAConfig:
     """How questions are answered.
 
-    ``reader`` is ``heuristic`` (the default: it answers best today, see README "Readers"), ``neural``
-    (the trained reader shipped in ``qa/models/reader``), or a path to a local Hugging Face
-    question-answering model folder.
+    ``reader`` is ``neural`` (the default: the trained reader shipped in ``qa/models/reader`` with its
+    learned answer selection, see README "Readers"), ``heuristic`` (rule-based entity picking), or a path
+    to a local Hugging Face question-answering model folder.
     ``threshold`` None uses the reader's calibrated threshold.
     """
 
     k: int = 5
-    reader: str = "heuristic"
+    reader: str = "neural"
     threshold: float | None = None
     retrieval: str = "hybrid"
     max_question_chars: int = 2000

@@ -26,7 +26,7 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 def _qa_args(p: argparse.ArgumentParser) -> None:
     _index_arg(p)
     p.add_argument("-k", type=int, default=QAConfig.k, help="passages read per question (default %(default)s)")
-    p.add_argument("--reader", default=QAConfig.reader, help="heuristic (default), neural, or a local QA model folder")
+    p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
     p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
     p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
 
