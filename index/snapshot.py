@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -19,6 +19,7 @@ ARTICLES = "articles.jsonl"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 BM25 = "bm25"
+ALIASES = "aliases.jsonl"
 _ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
 
 
@@ -50,6 +51,7 @@ class Snapshot:
     vectors: VectorStore
     lexical: LexicalIndex
     created: str
+    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (doc_id, source), see index.plan
 
     @classmethod
     def empty(cls, settings: Settings) -> "Snapshot":
@@ -64,6 +66,9 @@ class Snapshot:
         with open(folder / CHUNKS, "w", encoding="utf-8") as fh:
             for ch in self.chunks:
                 fh.write(json.dumps({"chunk_id": ch.chunk_id, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
+        with open(folder / ALIASES, "w", encoding="utf-8") as fh:
+            for key, (doc_id, source) in self.aliases.items():
+                fh.write(json.dumps({"key": key, "doc_id": doc_id, "source": source}, ensure_ascii=False) + "\n")
         self.vectors.save(folder / VECTORS)
         self.lexical.save(folder / BM25)
         s = self.settings
@@ -113,7 +118,8 @@ class Snapshot:
             lexical = LexicalIndex.load(folder / BM25, len(chunks))
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
-        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")))
+        aliases = _aliases(folder / ALIASES, articles)
+        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases)
 
 
 def settings_from_meta(meta: dict) -> Settings:
@@ -129,6 +135,19 @@ def settings_from_meta(meta: dict) -> Settings:
         )
     except (KeyError, TypeError, ValueError):
         raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
+
+
+def _aliases(path: Path, articles: dict[str, Article]) -> dict[str, tuple[str, str]]:
+    """The keys whose text is stored under another key's article (none in indexes written before aliases)."""
+    aliases: dict[str, tuple[str, str]] = {}
+    if not path.exists():
+        return aliases
+    for n, rec in enumerate(_jsonl(path), start=1):
+        if (not isinstance(rec, dict) or set(rec) != {"key", "doc_id", "source"}
+                or not all(isinstance(v, str) for v in rec.values()) or rec["doc_id"] not in articles):
+            raise IndexCorruptError(f"{ALIASES} line {n} does not name a key, a stored article and a source")
+        aliases[rec["key"]] = (rec["doc_id"], rec["source"])
+    return aliases
 
 
 def _bm25_size(folder: Path) -> int | None:
