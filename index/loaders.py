@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from index.errors import BadDocumentError
 from index.htmltext import html_to_text
+from index.storage import is_index_folder
 from index.types import Article, IngestWarning
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
@@ -211,13 +213,17 @@ def _reason(exc: BadDocumentError, prefix: str) -> str:
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
-    """Expand files and folders (recursively) into supported files, sorted; warn on the rest."""
+    """Expand files and folders (recursively) into supported files, sorted; warn on the rest.
+
+    Hidden files and folders, and index folders (which hold JSONL of their own), are not walked into.
+    """
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    yield child.resolve()
+            if is_index_folder(path):
+                yield IngestWarning(str(path), "is an index folder, not articles")
+            else:
+                yield from _walk(path)
         elif path.is_file():
             if path.suffix.lower() in SUFFIXES:
                 yield path.resolve()
@@ -225,6 +231,19 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
                 yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
         else:
             yield IngestWarning(str(path), "no such file or folder")
+
+
+def _walk(root: Path) -> Iterator[Path | IngestWarning]:
+    """The supported files under ``root``, sorted."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not is_index_folder(here / d)]
+        for name in files:
+            child = here / name
+            if not name.startswith(".") and child.suffix.lower() in SUFFIXES and child.is_file():
+                found.append(child.resolve())
+    yield from sorted(found)
 
 
 def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:

@@ -48,6 +48,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_index_folder(folder: Path) -> bool:
+    """Whether ``folder`` is an index: it has the marker, or (written before markers) a live generation."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(_GEN.match(name)) and (folder / name).is_dir()
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
