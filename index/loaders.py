@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -215,35 +216,60 @@ def _reason(exc: BadDocumentError, prefix: str) -> str:
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
     """Expand files and folders (recursively) into supported files, sorted; warn on the rest.
 
-    Hidden files and folders, and index folders (which hold JSONL of their own), are not walked into.
+    Hidden files and folders, and index folders (which hold JSONL of their own), are not walked into;
+    a path or folder that cannot be read is one warning, and the rest goes on.
     """
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir():
+        try:
+            mode = os.stat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            yield IngestWarning(str(path), "no such file or folder")
+            continue
+        except OSError as exc:
+            yield IngestWarning(str(path), f"cannot be read ({exc.strerror or exc})")
+            continue
+        if stat.S_ISDIR(mode):
             if is_index_folder(path):
                 yield IngestWarning(str(path), "is an index folder, not articles")
             else:
                 yield from _walk(path)
-        elif path.is_file():
-            if path.suffix.lower() in SUFFIXES:
-                yield path.resolve()
-            else:
-                yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
+        elif not stat.S_ISREG(mode):
+            yield IngestWarning(str(path), "not a regular file or folder")
+        elif path.suffix.lower() in SUFFIXES:
+            yield path.resolve()
         else:
-            yield IngestWarning(str(path), "no such file or folder")
+            yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
 
 
 def _walk(root: Path) -> Iterator[Path | IngestWarning]:
-    """The supported files under ``root``, sorted."""
+    """The supported files under ``root``, sorted, then a warning for each folder that could not be listed."""
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+    problems: list[IngestWarning] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(IngestWarning(str(exc.filename or root), f"folder cannot be read ({exc.strerror or exc})"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
         here = Path(folder)
         dirs[:] = [d for d in dirs if not d.startswith(".") and not is_index_folder(here / d)]
         for name in files:
             child = here / name
-            if not name.startswith(".") and child.suffix.lower() in SUFFIXES and child.is_file():
+            if not name.startswith(".") and child.suffix.lower() in SUFFIXES and _is_file(child, problems):
                 found.append(child.resolve())
     yield from sorted(found)
+    yield from problems
+
+
+def _is_file(path: Path, problems: list[IngestWarning]) -> bool:
+    """Whether ``path`` is a file (following links); a path that cannot be looked at is added to ``problems``."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):  # a dangling link, or gone since the folder was listed
+        return False
+    except OSError as exc:
+        problems.append(IngestWarning(str(path), f"cannot be read ({exc.strerror or exc})"))
+        return False
 
 
 def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:

@@ -50,13 +50,13 @@ def sha256_file(path: Path) -> str:
 
 def is_index_folder(folder: Path) -> bool:
     """Whether ``folder`` is an index: it has the marker, or (written before markers) a live generation."""
-    if (folder / MARKER).is_file():
-        return True
-    try:
+    try:  # an unreadable folder is not one we can tell; the walk that lists it reports it
+        if (folder / MARKER).is_file():
+            return True
         name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+        return bool(_GEN.match(name)) and (folder / name).is_dir()
     except (OSError, UnicodeDecodeError):
         return False
-    return bool(_GEN.match(name)) and (folder / name).is_dir()
 
 
 def _fsync_path(path: Path) -> None:
