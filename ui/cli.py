@@ -17,6 +17,7 @@ from typing import Callable, NoReturn, Sequence, TypeVar
 from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexError, QAError
 from index.progress import ProgressBar
 from qa import QA, Answer, QAConfig, answer_to_dict
+from ui.terminal import printable, say
 
 DEFAULT_INDEX = "qa-index"
 T = TypeVar("T")
@@ -151,23 +152,30 @@ def _check_listen(host: str, port: int) -> None:
 
 
 def format_answer(answer: Answer) -> str:
-    """The terminal rendering: the answer, then numbered sources with the span marked «like this»."""
-    lines = [f"Answer: {answer.text}  (score {answer.score:.2f})" if answer.found
+    """The terminal rendering: the answer, then numbered sources with the span marked «like this».
+
+    Every piece of article text is made printable (control characters shown as escapes, one line each).
+    """
+    def one_line(text: str) -> str:
+        return printable(" ".join(text.split()), newlines=False)
+
+    lines = [f"Answer: {one_line(answer.text or '')}  (score {answer.score:.2f})" if answer.found
              else "Not found: the indexed articles do not seem to hold the answer."]
     if answer.rewritten_question:
-        lines.append(f"(understood as: {answer.rewritten_question})")
+        lines.append(f"(understood as: {one_line(answer.rewritten_question)})")
     if answer.citations:
         lines.append("\nSources:")
         for n, c in enumerate(answer.citations, 1):
             a, b = c.start - c.sentence_start, c.end - c.sentence_start
             marked = c.sentence[:a] + "«" + c.sentence[a:b] + "»" + c.sentence[b:]
-            lines.append(f"[{n}] {c.title} — {c.date or 'undated'} — {Path(c.source).name} [chars {c.start}:{c.end}]")
-            lines.append(f"    {' '.join(marked.split())}")
+            lines.append(f"[{n}] {one_line(c.title)} — {one_line(c.date or 'undated')} — "
+                         f"{one_line(Path(c.source).name)} [chars {c.start}:{c.end}]")
+            lines.append(f"    {one_line(marked)}")
     elif answer.passages:
         lines.append("\nClosest passages:")
         for n, p in enumerate(answer.passages[:3], 1):
-            lines.append(f"[{n}] {p.title} — {p.date or 'undated'} — {Path(p.source).name}")
-            lines.append(f"    {' '.join(p.text.split())[:240]}")
+            lines.append(f"[{n}] {one_line(p.title)} — {one_line(p.date or 'undated')} — {one_line(Path(p.source).name)}")
+            lines.append(f"    {one_line(p.text)[:240]}")
     return "\n".join(lines)
 
 
@@ -181,7 +189,7 @@ def _ingest(args: argparse.Namespace) -> int:
     bar = ProgressBar("embedding", "chunk", quiet=args.quiet)
 
     def warn(w: IngestWarning) -> None:
-        print(f"warning: {w}", file=sys.stderr)
+        say(f"warning: {w}", err=True, newlines=False)
 
     report = index.add_paths(args.paths, progress=bar, on_warning=warn)
     bar.close()
@@ -199,23 +207,27 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     index = Index(_index_dir(args))
     if args.command == "info":
         info = index.info()
-        print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+        if args.json:
+            print(json.dumps(info, indent=2))
+        for key, value in [] if args.json else info.items():
+            say(f"{key}: {value}", newlines=False)
     elif args.command == "list":
         rows = index.list()
         if args.json:
             print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
         for r in [] if args.json else rows:
-            print(f"{r.doc_id}  {r.date or 'undated':10}  {r.chunks:4} chunks  {r.title[:70]}  ({Path(r.source).name})")
+            say(f"{r.doc_id}  {r.date or 'undated':10}  {r.chunks:4} chunks  {r.title[:70]}  ({Path(r.source).name})",
+                newlines=False)
     elif args.command == "remove":
         removed, unknown = index.remove(args.doc_ids)
         for doc_id in unknown:
-            print(f"warning: no article with id {doc_id}", file=sys.stderr)
+            say(f"warning: no article with id {doc_id}", err=True, newlines=False)
         print(f"removed {len(removed)} article(s)")
         return 0 if removed or not unknown else 1
     elif args.command == "check":
         problems = index.check()
         for problem in problems:
-            print(f"problem: {problem}")
+            say(f"problem: {problem}", newlines=False)
         print("index is sound" if not problems else f"{len(problems)} problem(s) found")
         return 0 if not problems else 1
     elif args.command == "chat":
@@ -247,7 +259,7 @@ def _guard(run) -> int:
     try:
         return run()
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", err=True, newlines=False)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
