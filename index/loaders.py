@@ -129,7 +129,10 @@ def parse_jsonl_line(line: str, *, source: str, lineno: int) -> Article:
         raise BadDocumentError(f"{where}: 'text' must be a non-empty string")
     for name in ("title", "date", "source", "url", "id"):
         value = record.get(name)
-        if value is not None and not isinstance(value, (str, int)):
+        # a number is taken as its digits (a numeric id or title), but true/false never ("True" as a date);
+        # a date must be written as text
+        allowed = str if name == "date" else (str, int)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
             raise BadDocumentError(f"{where}: '{name}' must be a string")
     for name in ("text", "title", "date", "source", "url", "id"):
         value = record.get(name)
@@ -273,8 +276,12 @@ def _is_file(path: Path, problems: list[IngestWarning]) -> bool:
 
 
 def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:
-    """Yield every article (or warning) found under ``paths``."""
+    """Yield every article (or warning) found under ``paths``; a file reached twice is read once."""
+    seen: set[Path | IngestWarning] = set()
     for item in iter_files(paths):
+        if item in seen:  # given twice, or both itself and inside a folder given
+            continue
+        seen.add(item)
         if isinstance(item, IngestWarning):
             yield item
         else:
