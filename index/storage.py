@@ -165,7 +165,8 @@ class IndexDir:
             raise NotAnIndexError(f"cannot create the index folder {self.root}: {exc.strerror or exc}") from None
         if (self.root / MARKER).is_file():
             return
-        if not self._adoptable():
+        # a writer creating the same new index at this moment writes the marker before anything else
+        if not self._adoptable() and not (self.root / MARKER).is_file():
             raise NotAnIndexError(
                 f"{self.root} is a folder that holds other files and is not an index; "
                 f"choose a new or empty folder with --index"
@@ -182,7 +183,7 @@ class IndexDir:
 
     def _adoptable(self) -> bool:
         """Empty (a lock file aside), or an index with a live generation written before the marker."""
-        if not set(os.listdir(self.root)) - {LOCK}:
+        if not set(os.listdir(self.root)) - {LOCK, MARKER}:
             return True
         try:
             name = self.current()

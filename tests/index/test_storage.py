@@ -74,3 +74,19 @@ def test_an_index_path_naming_a_file_is_an_error(tmp_path: Path, open_ix, story)
     with pytest.raises(NotAnIndexError, match="is a file"):
         open_ix(afile).list()
     assert afile.read_text() == "mine\n"
+
+
+def test_a_writer_creating_the_same_new_index_at_that_moment_is_not_refused(tmp_path: Path, monkeypatch) -> None:
+    from index.storage import IndexDir
+
+    root = tmp_path / "ix"
+    real = IndexDir._adoptable
+
+    def racing(self: IndexDir) -> bool:  # the other writer claims the folder and starts its first generation
+        (root / MARKER).write_text("news-qa index folder\n")
+        (root / "gen-000001.tmp-99").mkdir()
+        return real(self)
+
+    monkeypatch.setattr(IndexDir, "_adoptable", racing)
+    IndexDir(root).claim()
+    assert (root / MARKER).is_file()
