@@ -160,3 +160,8 @@ def test_a_file_given_twice_is_read_and_warned_once(tmp_path: Path) -> None:
     items = list(load_paths(paths, max_bytes=MAX))
     assert sorted(Path(i.source).name for i in items if isinstance(i, Article)) == ["good.txt"]
     assert sorted(Path(w.source).name for w in items if isinstance(w, IngestWarning)) == ["empty.txt", "missing.txt"]
+
+
+def test_html_the_parser_rejects_is_a_warning() -> None:
+    (item,) = load_bytes(b"<![<p>", "page.html", max_bytes=MAX)  # found by test_fuzz's HTML soup
+    assert isinstance(item, IngestWarning) and item.source == "page.html" and "malformed markup" in item.reason
