@@ -256,7 +256,7 @@ class Index:
             Chunk(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(c for c, k in zip(snap.chunks, keep) if k)
         )
         articles = {d: a for d, a in snap.articles.items() if d not in doc_ids}
-        aliases = {k: held for k, held in snap.aliases.items() if held[0] not in doc_ids}
+        aliases = {k: held for k, held in snap.aliases.items() if held.doc_id not in doc_ids}
         # BM25 is left stale here and in _with: _commit builds it once from the final chunks.
         return dataclasses.replace(snap, articles=articles, chunks=chunks, vectors=snap.vectors.without(keep),
                                    aliases=aliases)

@@ -2,7 +2,7 @@
 
 Articles are keyed by content (``doc_id``), sources by ``key`` (a file path, a JSONL id). Several
 keys may hold the same text: it is stored once, under one of them, and the others are kept as
-aliases (key -> doc_id, source), so that editing one copy never removes the text the others hold.
+aliases (key -> doc_id and the key's source, author, url), so that editing one copy never removes the text the others hold.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from index.types import Article
+from index.types import Alias, Article
 
-Aliases = Mapping[str, tuple[str, str]]  # key -> (doc_id, source) of a text stored under another key
+Aliases = Mapping[str, Alias]  # key -> a text stored under another key, with this key's metadata
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class IngestPlan:
     new: dict[str, Article]
     stale: set[str]
     kept: dict[str, Article]
-    aliases: dict[str, tuple[str, str]]
+    aliases: dict[str, Alias]
     added: int
     replaced: int
     unchanged: int
@@ -42,17 +42,17 @@ def plan_ingest(articles: Mapping[str, Article], aliases: Aliases, given: Iterab
         >>> plan.replaced, plan.stale
         (1, {'<old doc_id of a>'})
     """
-    before: dict[str, dict[str, str]] = {}  # key -> {doc_id: source} it holds
+    before: dict[str, dict[str, Alias]] = {}  # key -> {doc_id: that key's metadata} it holds
     for doc_id, art in articles.items():
-        before.setdefault(art.key, {})[doc_id] = art.source
-    for key, (doc_id, source) in aliases.items():
-        before.setdefault(key, {})[doc_id] = source
+        before.setdefault(art.key, {})[doc_id] = _own(art)
+    for key, alias in aliases.items():
+        before.setdefault(key, {})[alias.doc_id] = alias
     latest: dict[str, Article] = {}
     for art in given:  # a key given twice (a JSONL id repeated): its last version wins
         latest.pop(art.key, None)
         latest[art.key] = art
     # every older version of a key given here goes, unless another key still holds that text
-    after = {**before, **{key: {art.doc_id: art.source} for key, art in latest.items()}}
+    after = {**before, **{key: {art.doc_id: _own(art)} for key, art in latest.items()}}
     live = {doc_id for held in after.values() for doc_id in held}
     stale = set(articles) - live
     new: dict[str, Article] = {}
@@ -66,10 +66,16 @@ def plan_ingest(articles: Mapping[str, Article], aliases: Aliases, given: Iterab
     kept = {d: a for d, a in articles.items() if d in after.get(a.key, {})}
     stored = {**{d: a.key for d, a in kept.items()}, **{d: a.key for d, a in new.items()}}
     for key, held in after.items():
-        for doc_id, source in held.items():
+        for doc_id, own in held.items():
             if doc_id not in stored:  # its old key moved on: the next key holding the text takes it over
-                kept[doc_id] = dataclasses.replace(articles[doc_id], key=key, source=source)
+                kept[doc_id] = dataclasses.replace(articles[doc_id], key=key, source=own.source,
+                                                   author=own.author, url=own.url)
                 stored[doc_id] = key
-    new_aliases = {key: (d, source) for key, held in after.items() for d, source in held.items() if stored[d] != key}
+    new_aliases = {key: own for key, held in after.items() for d, own in held.items() if stored[d] != key}
     changed = bool(new or stale or new_aliases != dict(aliases) or any(kept[d] is not articles[d] for d in kept))
     return IngestPlan(new, stale, kept, new_aliases, added, replaced, unchanged, changed)
+
+
+def _own(art: Article) -> Alias:
+    """The metadata that belongs to ``art``'s key rather than to its text."""
+    return Alias(art.doc_id, art.source, art.author, art.url)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.lexical import LexicalIndex
-from index.types import Article, Chunk
+from index.types import Alias, Article, Chunk
 from index.vectors import VectorStore
 
 FORMAT_VERSION = 1
@@ -51,7 +51,7 @@ class Snapshot:
     vectors: VectorStore
     lexical: LexicalIndex
     created: str
-    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (doc_id, source), see index.plan
+    aliases: dict[str, Alias] = field(default_factory=dict)  # key -> text stored under another key, see index.plan
 
     @classmethod
     def empty(cls, settings: Settings) -> "Snapshot":
@@ -67,8 +67,8 @@ class Snapshot:
             for ch in self.chunks:
                 fh.write(json.dumps({"chunk_id": ch.chunk_id, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
         with open(folder / ALIASES, "w", encoding="utf-8") as fh:
-            for key, (doc_id, source) in self.aliases.items():
-                fh.write(json.dumps({"key": key, "doc_id": doc_id, "source": source}, ensure_ascii=False) + "\n")
+            for key, alias in self.aliases.items():
+                fh.write(json.dumps({"key": key, **alias._asdict()}, ensure_ascii=False) + "\n")
         self.vectors.save(folder / VECTORS)
         self.lexical.save(folder / BM25)
         s = self.settings
@@ -137,16 +137,19 @@ def settings_from_meta(meta: dict) -> Settings:
         raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
 
 
-def _aliases(path: Path, articles: dict[str, Article]) -> dict[str, tuple[str, str]]:
-    """The keys whose text is stored under another key's article (none in indexes written before aliases)."""
-    aliases: dict[str, tuple[str, str]] = {}
+def _aliases(path: Path, articles: dict[str, Article]) -> dict[str, Alias]:
+    """The keys whose text is stored under another key's article (none in indexes written before aliases;
+    no author or url in those written before aliases kept them)."""
+    aliases: dict[str, Alias] = {}
     if not path.exists():
         return aliases
     for n, rec in enumerate(_jsonl(path), start=1):
-        if (not isinstance(rec, dict) or set(rec) != {"key", "doc_id", "source"}
-                or not all(isinstance(v, str) for v in rec.values()) or rec["doc_id"] not in articles):
+        if (not isinstance(rec, dict) or set(rec) - {"author", "url"} != {"key", "doc_id", "source"}
+                or not all(isinstance(rec[f], str) for f in ("key", "doc_id", "source"))
+                or not all(rec.get(f) is None or isinstance(rec[f], str) for f in ("author", "url"))
+                or rec["doc_id"] not in articles):
             raise IndexCorruptError(f"{ALIASES} line {n} does not name a key, a stored article and a source")
-        aliases[rec["key"]] = (rec["doc_id"], rec["source"])
+        aliases[rec["key"]] = Alias(rec["doc_id"], rec["source"], rec.get("author"), rec.get("url"))
     return aliases
 
 
