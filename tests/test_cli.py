@@ -67,7 +67,7 @@ BAD_OPTIONS = [
     ["ingest", "x.txt", "--chunk-size", "100", "--chunk-overlap", "100"],
     ["ingest", "x.txt", "--max-file-mb", "0"], ["ingest", "x.txt", "--max-file-mb", "nan"],
     ["ingest", "x.txt", "--max-file-mb", "inf"], ["ingest", "x.txt", "--max-file-mb", "-1"],
-    ["ingest", "x.txt", "--max-file-mb", "1e-9"],
+    ["ingest", "x.txt", "--max-file-mb", "1e-9"], ["ingest", "x.txt", "--max-file-mb", "1e305"],
     ["ingest", "x.txt", "--lock-timeout", "-1"], ["ingest", "x.txt", "--lock-timeout", "nan"],
     ["chat", "-k", "0"], ["chat", "--threshold", "2"],
     ["chat", "--port", "70000"], ["chat", "--port", "-1"], ["chat", "--port", "0"], ["chat", "--host", "999.1.1.1"],

@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help=f"sentence-transformers model folder (default {DEFAULT_MODEL})")
     p.add_argument("--chunk-size", type=_int_in(50), default=None, help="characters per chunk (at least 50)")
     p.add_argument("--chunk-overlap", type=_int_in(0), default=None, help="characters shared by neighbouring chunks")
-    p.add_argument("--max-file-mb", type=_float_in(0.0, above=True), default=IndexConfig.max_file_bytes / 1e6,
-                   help="skip larger files")
+    # bounded so that the size in bytes stays a number (1e305 MB would overflow int())
+    p.add_argument("--max-file-mb", type=_float_in(0.0, 1e6, above=True), default=IndexConfig.max_file_bytes / 1e6,
+                   help="skip larger files (at most 1000000, a terabyte)")
     p.add_argument("--lock-timeout", type=_float_in(0.0), default=IndexConfig.lock_timeout,
                    help="seconds to wait for another writer")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
