@@ -182,14 +182,17 @@ class IndexDir:
             os.close(fd)
 
     def _adoptable(self) -> bool:
-        """Empty (a lock file aside), or an index with a live generation written before the marker."""
-        if not set(os.listdir(self.root)) - {LOCK, MARKER}:
-            return True
+        """Empty (a lock file aside), or an index with a live generation written before the marker.
+
+        A folder that cannot be listed, or whose CURRENT is a folder or not text, is not adoptable.
+        """
         try:
+            if not set(os.listdir(self.root)) - {LOCK, MARKER}:
+                return True
             name = self.current()
-        except IndexCorruptError:
+            return name is not None and (self.root / name / META).is_file()
+        except (IndexCorruptError, OSError, UnicodeDecodeError):
             return False
-        return name is not None and (self.root / name / META).is_file()
 
     def _remove_leftovers(self) -> None:
         """Delete what a killed writer left behind (only ever called under the lock)."""

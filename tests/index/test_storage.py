@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from index import NotAnIndexError
+from index import storage
 from index.storage import MARKER
 from ui.cli import main
 
@@ -35,6 +36,46 @@ def test_cli_ingest_into_a_foreign_folder_is_refused_and_deletes_nothing(tmp_pat
     assert err.startswith("error: ") and err.count("\n") == 1 and "not an index" in err
     assert _files(other) == before and sorted(p.name for p in other.iterdir()) == [
         "cache.tmp-123", "data.tmp-backup", "gen-000001", "gen-000002"]
+
+
+def _bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _current_a_folder(root: Path) -> None:
+    (root / "CURRENT").mkdir()
+    (root / "CURRENT" / "keep.txt").write_text("mine\n")
+
+
+def _current_binary(root: Path) -> None:
+    (root / "CURRENT").write_bytes(b"\xff\xfe\x00gen-000001")
+
+
+@pytest.mark.parametrize("make", [_current_a_folder, _current_binary, "unlistable"],
+                         ids=["CURRENT a folder", "CURRENT binary", "unlistable"])
+def test_cli_ingest_into_a_folder_it_cannot_read_as_an_index_is_refused(tmp_path: Path, capsys, monkeypatch,
+                                                                         make) -> None:
+    docs = tmp_path / "a.txt"
+    docs.write_text("Bridge vote\n\nThe council voted 7 to 2.\n")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "data.txt").write_text("precious\n")
+    if make == "unlistable":  # chmod cannot stop root from listing, so the refusal is simulated
+        real = storage.os.listdir
+
+        def listdir(path):
+            if Path(path) == foreign:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(storage.os, "listdir", listdir)
+    else:
+        make(foreign)
+    before = _bytes(foreign)
+    assert main(["ingest", str(docs), "--index", str(foreign), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "not an index" in err
+    assert _bytes(foreign) == before and not (foreign / MARKER).exists()
 
 
 def test_a_new_or_empty_folder_becomes_an_index_with_the_marker(tmp_path: Path, open_ix, story) -> None:
