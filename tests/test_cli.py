@@ -83,6 +83,12 @@ def test_a_bad_option_is_one_error_line_and_exit_1(argv: list[str], tmp_path: Pa
     assert not index.exists()  # refused before anything was written
 
 
+def test_an_option_error_shows_control_characters_as_escapes(capsys) -> None:
+    assert _exit(["list", "--bogus\x1b]0;X\x07"]) == 1
+    err = _one_error_line(capsys)
+    assert "\x1b" not in err and "\x07" not in err and "--bogus\\x1b]0;X\\x07" in err
+
+
 @pytest.mark.parametrize("argv", [["ingest", "x.txt"], ["ask", "Q"], ["list"], ["info"], ["check"], ["remove", "abc"],
                                   ["chat"]], ids=" ".join)
 def test_an_index_path_naming_a_file_is_one_error_line(argv: list[str], tmp_path: Path, capsys) -> None:

@@ -27,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the CLI's error convention: one ``error:`` line and exit status 1 (subcommands too)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(1, f"error: {message} (see {self.prog} --help)\n")
+        # the message quotes what was typed, which may hold terminal controls
+        self.exit(1, printable(f"error: {message} (see {self.prog} --help)", newlines=False) + "\n")
 
 
 def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
