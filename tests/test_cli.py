@@ -1,13 +1,42 @@
 """The `qa` command as a user runs it (real model)."""
 
+import ipaddress
 import json
+import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 from ui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_server_no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, qa chat never serves and no host name is resolved.
+
+    A chat whose options were wrongly accepted would otherwise start a real server and block the run;
+    here it fails at once. A host that is not an address literal is unknown, as with no network.
+    """
+    app = types.ModuleType("ui.app")
+
+    def launch(*args, **kwargs) -> None:
+        raise AssertionError("qa chat started serving: its options were not refused")
+
+    app.launch = launch  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ui.app", app)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (no resolver in tests)") from None
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def run_qa(*args: str) -> subprocess.CompletedProcess:
