@@ -8,6 +8,7 @@ from index.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    NotAnIndexError,
     QAError,
 )
 from index.index import Index
@@ -18,5 +19,5 @@ from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWa
 __all__ = [
     "DEFAULT_MODEL", "Article", "ArticleInfo", "BadDocumentError", "Chunk", "Embedder", "Hit", "Index",
     "IndexConfig", "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
-    "IngestReport", "IngestWarning", "ProgressBar", "QAError", "load_bytes", "load_paths",
+    "IngestReport", "IngestWarning", "NotAnIndexError", "ProgressBar", "QAError", "load_bytes", "load_paths",
 ]

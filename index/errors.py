@@ -25,3 +25,7 @@ class IndexLockedError(QAError):
 
 class BadDocumentError(QAError):
     """An input file or line cannot be read as an article."""
+
+
+class NotAnIndexError(QAError):
+    """The index path is a file, or a folder holding files of someone else's: never written to."""

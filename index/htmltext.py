@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 from bs4 import BeautifulSoup, Tag
+from bs4.exceptions import ParserRejectedMarkup
+
+from index.errors import BadDocumentError
 
 _DROP = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "svg", "iframe", "button")
 _BLOCKS = ("p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "br", "tr", "blockquote", "pre")
@@ -20,8 +23,14 @@ class HtmlPage:
 
 
 def html_to_text(raw: str) -> HtmlPage:
-    """Parse HTML into title, date (ISO prefix where found) and paragraph-separated text."""
-    soup = BeautifulSoup(raw, "html.parser")
+    """Parse HTML into title, date (ISO prefix where found) and paragraph-separated text.
+
+    Raises BadDocumentError for markup the parser gives up on (e.g. ``<![<p>``).
+    """
+    try:
+        soup = BeautifulSoup(raw, "html.parser")
+    except ParserRejectedMarkup:
+        raise BadDocumentError("HTML the parser cannot read (malformed markup)") from None
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     date = _find_date(soup)
     for tag in soup.find_all(_DROP):

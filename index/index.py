@@ -17,6 +17,7 @@ from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
 from index.lexical import LexicalIndex
 from index.loaders import load_paths
+from index.plan import plan_ingest
 from index.snapshot import Settings, Snapshot, settings_from_meta
 from index.storage import IndexDir
 from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWarning
@@ -200,36 +201,22 @@ class Index:
 
     def add_articles(self, articles: Iterable[Article], *, progress: Progress | None = None,
                      warnings: Sequence[IngestWarning] = ()) -> IngestReport:
-        """Add articles; an article whose key is already indexed with other content replaces it."""
+        """Add articles; an article whose key is already indexed with other content replaces it.
+
+        Text held by several keys (copies of a file) is stored once; editing one copy keeps the others'.
+        """
         began = time.monotonic()
         with self._write_mutex, self._dir.lock(self._lock_timeout()):
             base = self._latest()
-            by_key: dict[str, list[str]] = {}
-            for a in base.articles.values():
-                by_key.setdefault(a.key, []).append(a.doc_id)
-            latest: dict[str, Article] = {}
-            for art in articles:  # a key given twice (a JSONL id repeated): its last version wins
-                latest.pop(art.key, None)
-                latest[art.key] = art
-            # every older version of a key given here goes, even where its text lives on under another key
-            stale = {old for key, art in latest.items() for old in by_key.get(key, ()) if old != art.doc_id}
-            batch: dict[str, Article] = {}
-            added = replaced = unchanged = 0
-            for art in latest.values():
-                if art.doc_id in batch or (art.doc_id in base.articles and art.doc_id not in stale):
-                    unchanged += 1
-                    continue
-                if by_key.get(art.key):
-                    replaced += 1
-                else:
-                    added += 1
-                batch[art.doc_id] = art
+            plan = plan_ingest(base.articles, base.aliases, articles)
             n_chunks = 0
-            if batch or stale:
-                snap = self._without(base, stale)
-                snap, n_chunks = self._with(snap, list(batch.values()), progress)
+            if plan.changed:
+                snap = self._without(base, plan.stale)
+                snap = dataclasses.replace(snap, articles={d: plan.kept[d] for d in snap.articles}, aliases=plan.aliases)
+                snap, n_chunks = self._with(snap, list(plan.new.values()), progress)
                 self._commit(snap)
-            return IngestReport(added, replaced, unchanged, len(warnings), n_chunks, time.monotonic() - began, tuple(warnings))
+            return IngestReport(plan.added, plan.replaced, plan.unchanged, len(warnings), n_chunks,
+                                time.monotonic() - began, tuple(warnings))
 
     def remove(self, doc_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Remove articles by id; returns (removed, unknown). Space is reclaimed at once (no re-embedding).
@@ -269,8 +256,10 @@ class Index:
             Chunk(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(c for c, k in zip(snap.chunks, keep) if k)
         )
         articles = {d: a for d, a in snap.articles.items() if d not in doc_ids}
+        aliases = {k: held for k, held in snap.aliases.items() if held.doc_id not in doc_ids}
         # BM25 is left stale here and in _with: _commit builds it once from the final chunks.
-        return Snapshot(snap.settings, articles, chunks, snap.vectors.without(keep), snap.lexical, snap.created)
+        return dataclasses.replace(snap, articles=articles, chunks=chunks, vectors=snap.vectors.without(keep),
+                                   aliases=aliases)
 
     def _with(self, snap: Snapshot, new: list[Article], progress: Progress | None) -> tuple[Snapshot, int]:
         s = snap.settings
@@ -286,7 +275,7 @@ class Index:
                 progress(min(lo + _EMBED_STEP, len(fresh)), len(fresh))
         chunks.extend(fresh)
         articles = {**snap.articles, **{a.doc_id: a for a in new}}
-        return Snapshot(s, articles, tuple(chunks), vectors, snap.lexical, snap.created), len(fresh)
+        return dataclasses.replace(snap, articles=articles, chunks=tuple(chunks), vectors=vectors), len(fresh)
 
     def _commit(self, snap: Snapshot) -> None:
         """Rebuild BM25 over the final chunks, write the generation, then publish it to readers."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from index.errors import BadDocumentError
 from index.htmltext import html_to_text
+from index.storage import is_index_folder
 from index.types import Article, IngestWarning
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
@@ -126,7 +129,10 @@ def parse_jsonl_line(line: str, *, source: str, lineno: int) -> Article:
         raise BadDocumentError(f"{where}: 'text' must be a non-empty string")
     for name in ("title", "date", "source", "url", "id"):
         value = record.get(name)
-        if value is not None and not isinstance(value, (str, int)):
+        # a number is taken as its digits (a numeric id or title), but true/false never ("True" as a date);
+        # a date must be written as text
+        allowed = str if name == "date" else (str, int)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, allowed)):
             raise BadDocumentError(f"{where}: '{name}' must be a string")
     for name in ("text", "title", "date", "source", "url", "id"):
         value = record.get(name)
@@ -211,25 +217,71 @@ def _reason(exc: BadDocumentError, prefix: str) -> str:
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
-    """Expand files and folders (recursively) into supported files, sorted; warn on the rest."""
+    """Expand files and folders (recursively) into supported files, sorted; warn on the rest.
+
+    Hidden files and folders, and index folders (which hold JSONL of their own), are not walked into;
+    a path or folder that cannot be read is one warning, and the rest goes on.
+    """
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in SUFFIXES and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    yield child.resolve()
-        elif path.is_file():
-            if path.suffix.lower() in SUFFIXES:
-                yield path.resolve()
-            else:
-                yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
-        else:
+        try:
+            mode = os.stat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
             yield IngestWarning(str(path), "no such file or folder")
+            continue
+        except OSError as exc:
+            yield IngestWarning(str(path), f"cannot be read ({exc.strerror or exc})")
+            continue
+        if stat.S_ISDIR(mode):
+            if is_index_folder(path):
+                yield IngestWarning(str(path), "is an index folder, not articles")
+            else:
+                yield from _walk(path)
+        elif not stat.S_ISREG(mode):
+            yield IngestWarning(str(path), "not a regular file or folder")
+        elif path.suffix.lower() in SUFFIXES:
+            yield path.resolve()
+        else:
+            yield IngestWarning(str(path), f"unsupported file type '{path.suffix}' (use {', '.join(sorted(SUFFIXES))})")
+
+
+def _walk(root: Path) -> Iterator[Path | IngestWarning]:
+    """The supported files under ``root``, sorted, then a warning for each folder that could not be listed."""
+    found: list[Path] = []
+    problems: list[IngestWarning] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(IngestWarning(str(exc.filename or root), f"folder cannot be read ({exc.strerror or exc})"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not is_index_folder(here / d)]
+        for name in files:
+            child = here / name
+            if not name.startswith(".") and child.suffix.lower() in SUFFIXES and _is_file(child, problems):
+                found.append(child.resolve())
+    yield from sorted(found)
+    yield from problems
+
+
+def _is_file(path: Path, problems: list[IngestWarning]) -> bool:
+    """Whether ``path`` is a file (following links); a path that cannot be looked at is added to ``problems``."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):  # a dangling link, or gone since the folder was listed
+        return False
+    except OSError as exc:
+        problems.append(IngestWarning(str(path), f"cannot be read ({exc.strerror or exc})"))
+        return False
 
 
 def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:
-    """Yield every article (or warning) found under ``paths``."""
+    """Yield every article (or warning) found under ``paths``; a file reached twice is read once."""
+    seen: set[Path | IngestWarning] = set()
     for item in iter_files(paths):
+        if item in seen:  # given twice, or both itself and inside a folder given
+            continue
+        seen.add(item)
         if isinstance(item, IngestWarning):
             yield item
         else:

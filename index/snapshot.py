@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.lexical import LexicalIndex
-from index.types import Article, Chunk
+from index.types import Alias, Article, Chunk
 from index.vectors import VectorStore
 
 FORMAT_VERSION = 1
@@ -19,6 +19,7 @@ ARTICLES = "articles.jsonl"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 BM25 = "bm25"
+ALIASES = "aliases.jsonl"
 _ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
 
 
@@ -50,6 +51,7 @@ class Snapshot:
     vectors: VectorStore
     lexical: LexicalIndex
     created: str
+    aliases: dict[str, Alias] = field(default_factory=dict)  # key -> text stored under another key, see index.plan
 
     @classmethod
     def empty(cls, settings: Settings) -> "Snapshot":
@@ -64,6 +66,9 @@ class Snapshot:
         with open(folder / CHUNKS, "w", encoding="utf-8") as fh:
             for ch in self.chunks:
                 fh.write(json.dumps({"chunk_id": ch.chunk_id, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
+        with open(folder / ALIASES, "w", encoding="utf-8") as fh:
+            for key, alias in self.aliases.items():
+                fh.write(json.dumps({"key": key, **alias._asdict()}, ensure_ascii=False) + "\n")
         self.vectors.save(folder / VECTORS)
         self.lexical.save(folder / BM25)
         s = self.settings
@@ -113,7 +118,8 @@ class Snapshot:
             lexical = LexicalIndex.load(folder / BM25, len(chunks))
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
-        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")))
+        aliases = _aliases(folder / ALIASES, articles)
+        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases)
 
 
 def settings_from_meta(meta: dict) -> Settings:
@@ -129,6 +135,22 @@ def settings_from_meta(meta: dict) -> Settings:
         )
     except (KeyError, TypeError, ValueError):
         raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
+
+
+def _aliases(path: Path, articles: dict[str, Article]) -> dict[str, Alias]:
+    """The keys whose text is stored under another key's article (none in indexes written before aliases;
+    no author or url in those written before aliases kept them)."""
+    aliases: dict[str, Alias] = {}
+    if not path.exists():
+        return aliases
+    for n, rec in enumerate(_jsonl(path), start=1):
+        if (not isinstance(rec, dict) or set(rec) - {"author", "url"} != {"key", "doc_id", "source"}
+                or not all(isinstance(rec[f], str) for f in ("key", "doc_id", "source"))
+                or not all(rec.get(f) is None or isinstance(rec[f], str) for f in ("author", "url"))
+                or rec["doc_id"] not in articles):
+            raise IndexCorruptError(f"{ALIASES} line {n} does not name a key, a stored article and a source")
+        aliases[rec["key"]] = Alias(rec["doc_id"], rec["source"], rec.get("author"), rec.get("url"))
+    return aliases
 
 
 def _bm25_size(folder: Path) -> int | None:

@@ -3,6 +3,7 @@
 Layout (see README, "Index format")::
 
     INDEX_DIR/
+      .qa-index          marker written when the folder becomes an index: only such a folder is written to
       CURRENT            name of the live generation, e.g. "gen-000007"
       .lock              flock()ed by the one writer
       gen-000007/        one complete, immutable copy of the index
@@ -10,6 +11,7 @@ Layout (see README, "Index format")::
 
 A writer builds ``gen-N.tmp-PID`` in full, fsyncs it, renames it to ``gen-N`` and then replaces
 ``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation.
+Clean-up only ever deletes names of those two forms, and only in a folder that carries the marker.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from index.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError
+from index.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, NotAnIndexError
 
 CURRENT = "CURRENT"
 LOCK = ".lock"
 META = "meta.json"
+MARKER = ".qa-index"
+_MARKER_TEXT = "news-qa index folder: written by qa ingest; do not keep other files here\n"
 _GEN = re.compile(r"^gen-(\d{6,})$")
+_LEFTOVER = re.compile(r"^(?:gen-\d{6,}|CURRENT)\.tmp-\d+$")  # the only temporary names write() creates
 _KEEP_OLD = 1  # generations kept behind the live one, for readers still loading it
 
 
@@ -41,6 +46,17 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether ``folder`` is an index: it has the marker, or (written before markers) a live generation."""
+    try:  # an unreadable folder is not one we can tell; the walk that lists it reports it
+        if (folder / MARKER).is_file():
+            return True
+        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+        return bool(_GEN.match(name)) and (folder / name).is_dir()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _fsync_path(path: Path) -> None:
@@ -63,6 +79,8 @@ class IndexDir:
             name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except NotADirectoryError:
+            raise NotAnIndexError(f"{self.root} is a file, not an index folder") from None
         if not _GEN.match(name):
             raise IndexCorruptError(f"{self.root / CURRENT} names '{name[:40]}', not a generation")
         return name
@@ -109,7 +127,6 @@ class IndexDir:
 
         Checksums of every file are added to the meta; the caller must hold ``lock()``.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         number = max((int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))), default=0) + 1
         name = f"gen-{number:06d}"
@@ -133,10 +150,54 @@ class IndexDir:
         self._remove_old(name)
         return name
 
+    def claim(self) -> None:
+        """Make the folder an index of ours: create it with the marker, or check it is one already.
+
+        An existing folder without the marker is adopted (the marker written) only when it is
+        empty or holds an index written before markers existed; anything else raises
+        NotAnIndexError, so that nothing of the user's is ever written over or cleaned up.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotAnIndexError(f"{self.root} is a file, not an index folder") from None
+        except OSError as exc:
+            raise NotAnIndexError(f"cannot create the index folder {self.root}: {exc.strerror or exc}") from None
+        if (self.root / MARKER).is_file():
+            return
+        # a writer creating the same new index at this moment writes the marker before anything else
+        if not self._adoptable() and not (self.root / MARKER).is_file():
+            raise NotAnIndexError(
+                f"{self.root} is a folder that holds other files and is not an index; "
+                f"choose a new or empty folder with --index"
+            )
+        try:
+            fd = os.open(self.root / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:  # another writer claimed it at the same moment
+            return
+        try:
+            os.write(fd, _MARKER_TEXT.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _adoptable(self) -> bool:
+        """Empty (a lock file aside), or an index with a live generation written before the marker.
+
+        A folder that cannot be listed, or whose CURRENT is a folder or not text, is not adoptable.
+        """
+        try:
+            if not set(os.listdir(self.root)) - {LOCK, MARKER}:
+                return True
+            name = self.current()
+            return name is not None and (self.root / name / META).is_file()
+        except (IndexCorruptError, OSError, UnicodeDecodeError):
+            return False
+
     def _remove_leftovers(self) -> None:
         """Delete what a killed writer left behind (only ever called under the lock)."""
         for path in self.root.iterdir():
-            if ".tmp-" in path.name:
+            if _LEFTOVER.match(path.name):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
     def _remove_old(self, live: str) -> None:
@@ -146,8 +207,11 @@ class IndexDir:
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        """Hold the writer lock, waiting up to ``timeout`` seconds for another writer to finish."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Hold the writer lock, waiting up to ``timeout`` seconds for another writer to finish.
+
+        Claims the folder first (see ``claim``): raises NotAnIndexError for a folder that is not ours.
+        """
+        self.claim()
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + timeout

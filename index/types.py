@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,19 @@ class Article:
     text: str
     source: str
     date: str | None = None
+    author: str | None = None
+    url: str | None = None
+
+
+class Alias(NamedTuple):
+    """A key whose text is stored under another key's article, with that key's own metadata.
+
+    Title and date are part of ``doc_id``, so they match the stored article's; source, author
+    and url are the key's own, so the article takes them over when its key moves on to this one.
+    """
+
+    doc_id: str
+    source: str
     author: str | None = None
     url: str | None = None
 

@@ -1,13 +1,42 @@
 """The `qa` command as a user runs it (real model)."""
 
+import ipaddress
 import json
+import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 from ui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_server_no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, qa chat never serves and no host name is resolved.
+
+    A chat whose options were wrongly accepted would otherwise start a real server and block the run;
+    here it fails at once. A host that is not an address literal is unknown, as with no network.
+    """
+    app = types.ModuleType("ui.app")
+
+    def launch(*args, **kwargs) -> None:
+        raise AssertionError("qa chat started serving: its options were not refused")
+
+    app.launch = launch  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ui.app", app)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (no resolver in tests)") from None
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def run_qa(*args: str) -> subprocess.CompletedProcess:
@@ -45,3 +74,66 @@ def test_ingest_of_a_missing_path_warns_and_exits_zero(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "nope.txt"), "--index", str(tmp_path / "ix"), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "no such file or folder" in captured.err and "0 added" in captured.out
+
+
+def _exit(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's rejections exit through SystemExit
+        return int(exc.code)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+BAD_OPTIONS = [
+    ["ask", "Q", "-k", "0"], ["ask", "Q", "-k", "-1"], ["ask", "Q", "-k", "many"],
+    ["ask", "Q", "--threshold", "2"], ["ask", "Q", "--threshold", "-0.1"], ["ask", "Q", "--threshold", "nan"],
+    ["ingest", "x.txt", "--chunk-size", "10"], ["ingest", "x.txt", "--chunk-size", "0"],
+    ["ingest", "x.txt", "--chunk-overlap", "5000"], ["ingest", "x.txt", "--chunk-overlap", "-1"],
+    ["ingest", "x.txt", "--chunk-size", "100", "--chunk-overlap", "100"],
+    ["ingest", "x.txt", "--max-file-mb", "0"], ["ingest", "x.txt", "--max-file-mb", "nan"],
+    ["ingest", "x.txt", "--max-file-mb", "inf"], ["ingest", "x.txt", "--max-file-mb", "-1"],
+    ["ingest", "x.txt", "--max-file-mb", "1e-9"], ["ingest", "x.txt", "--max-file-mb", "1e305"],
+    ["ingest", "x.txt", "--lock-timeout", "-1"], ["ingest", "x.txt", "--lock-timeout", "nan"],
+    ["chat", "-k", "0"], ["chat", "--threshold", "2"],
+    ["chat", "--port", "70000"], ["chat", "--port", "-1"], ["chat", "--port", "0"], ["chat", "--host", "999.1.1.1"],
+    ["qa-has-no-such-command"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_OPTIONS, ids=" ".join)
+def test_a_bad_option_is_one_error_line_and_exit_1(argv: list[str], tmp_path: Path, capsys) -> None:
+    index = tmp_path / "ix"
+    assert _exit([*argv, "--index", str(index)] if argv[0] != "qa-has-no-such-command" else argv) == 1
+    _one_error_line(capsys)
+    assert not index.exists()  # refused before anything was written
+
+
+def test_an_option_error_shows_control_characters_as_escapes(capsys) -> None:
+    assert _exit(["list", "--bogus\x1b]0;X\x07"]) == 1
+    err = _one_error_line(capsys)
+    assert "\x1b" not in err and "\x07" not in err and "--bogus\\x1b]0;X\\x07" in err
+
+
+@pytest.mark.parametrize("argv", [["ingest", "x.txt"], ["ask", "Q"], ["list"], ["info"], ["check"], ["remove", "abc"],
+                                  ["chat"]], ids=" ".join)
+def test_an_index_path_naming_a_file_is_one_error_line(argv: list[str], tmp_path: Path, capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    assert _exit([*argv, "--index", str(afile)]) == 1
+    assert "is a file, not an index folder" in _one_error_line(capsys) and afile.read_text() == "mine\n"
+
+
+def test_chat_on_a_port_in_use_is_one_error_line(tmp_path: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert _exit(["chat", "--port", str(port), "--index", str(tmp_path / "ix")]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_error_line(capsys)

@@ -98,11 +98,28 @@ class ChatHandlers:
         return conversation.chat(), conversation, "", render.passages_html(answer.passages)
 
     def ask_json(self, question: str, k: int | None = None) -> dict[str, Any]:
-        """The answer as ``qa ask --json`` prints it."""
+        """The answer as ``qa ask --json`` prints it (the API's ``ask``).
+
+        Raises gr.Error for a question that is not text, or a ``k`` that is not a whole number from 1 to
+        the slider's maximum: API callers send any JSON, and an answer over 1,000 passages ties up the chat.
+        """
+        if not isinstance(question, str):
+            raise gr.Error(f"the question must be text, got {type(question).__name__}")
+        if k is not None:
+            limit = self.max_k
+            whole = isinstance(k, int) and not isinstance(k, bool) or isinstance(k, float) and k.is_integer()
+            if not whole or not 1 <= k <= limit:
+                raise gr.Error(render.error_text(f"k must be a whole number from 1 to {limit}, got {k!r}"))
+            k = int(k)
         try:
-            return answer_to_dict(self.qa.ask(question or "", k=k))
+            return answer_to_dict(self.qa.ask(question, k=k))
         except QAError as exc:
             raise gr.Error(render.error_text(str(exc))) from None
+
+    @property
+    def max_k(self) -> int:
+        """The most passages one question may read: the slider's maximum."""
+        return max(MAX_K, self.qa.config.k)
 
     def clear(self) -> tuple[list[dict[str, str]], Conversation, str]:
         """Start a new conversation."""
@@ -188,7 +205,7 @@ def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> gr
                     add = gr.Button("Add to index", elem_id="qa-add")
                     report = gr.HTML(elem_id="qa-report", js_on_load=None)
                 with gr.Accordion("Settings", open=True):
-                    k = gr.Slider(1, max(MAX_K, qa.config.k), value=qa.config.k, step=1,
+                    k = gr.Slider(1, handlers.max_k, value=qa.config.k, step=1,
                                   label="Passages read per question (k)", elem_id="qa-k")
 
         # The UI's own events are private and named apart, so that "ask" is the one public endpoint.

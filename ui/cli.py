@@ -7,16 +7,57 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import socket
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, NoReturn, Sequence, TypeVar
 
-from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, QAError
+from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexError, QAError
 from index.progress import ProgressBar
 from qa import QA, Answer, QAConfig, answer_to_dict
+from ui.terminal import printable, say
 
 DEFAULT_INDEX = "qa-index"
+T = TypeVar("T")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error convention: one ``error:`` line and exit status 1 (subcommands too)."""
+
+    def error(self, message: str) -> NoReturn:
+        # the message quotes what was typed, which may hold terminal controls
+        self.exit(1, printable(f"error: {message} (see {self.prog} --help)", newlines=False) + "\n")
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+    return parse
+
+
+def _float_in(low: float, high: float | None = None, *, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number >= low (> low where ``above``) and <= high."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if above else value < low
+        if not math.isfinite(value) or too_low or (high is not None and value > high):
+            bounds = f"{'above' if above else 'at least'} {low:g}" + (f" and at most {high:g}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text}")
+        return value
+    return parse
 
 
 def _index_arg(p: argparse.ArgumentParser) -> None:
@@ -25,24 +66,27 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 
 def _qa_args(p: argparse.ArgumentParser) -> None:
     _index_arg(p)
-    p.add_argument("-k", type=int, default=QAConfig.k, help="passages read per question (default %(default)s)")
+    p.add_argument("-k", type=_int_in(1), default=QAConfig.k, help="passages read per question (default %(default)s)")
     p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
-    p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
+    p.add_argument("--threshold", type=_float_in(0.0, 1.0), default=None, help="'not found' below this score (default: the reader's)")
     p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
+    parser = _Parser(prog="qa", description="Extractive question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add files or folders of articles to the index")
     p.add_argument("paths", nargs="+", help=".txt, .md, .html/.htm, .jsonl files or folders")
     _index_arg(p)
     p.add_argument("--model", default=None, help=f"sentence-transformers model folder (default {DEFAULT_MODEL})")
-    p.add_argument("--chunk-size", type=int, default=None)
-    p.add_argument("--chunk-overlap", type=int, default=None)
-    p.add_argument("--max-file-mb", type=float, default=IndexConfig.max_file_bytes / 1e6, help="skip larger files")
-    p.add_argument("--lock-timeout", type=float, default=IndexConfig.lock_timeout, help="seconds to wait for another writer")
+    p.add_argument("--chunk-size", type=_int_in(50), default=None, help="characters per chunk (at least 50)")
+    p.add_argument("--chunk-overlap", type=_int_in(0), default=None, help="characters shared by neighbouring chunks")
+    # bounded so that the size in bytes stays a number (1e305 MB would overflow int())
+    p.add_argument("--max-file-mb", type=_float_in(0.0, 1e6, above=True), default=IndexConfig.max_file_bytes / 1e6,
+                   help="skip larger files (at most 1000000, a terabyte)")
+    p.add_argument("--lock-timeout", type=_float_in(0.0), default=IndexConfig.lock_timeout,
+                   help="seconds to wait for another writer")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ask", help="answer a question from the indexed articles")
@@ -65,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="open the chat in the browser")
     _qa_args(p)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_int_in(1, 65535), default=7860)
     p.add_argument("--auth", default=None, help="user:password required to open the chat")
 
     sub.add_parser("eval", help="evaluate on a question set (qa eval --help)", add_help=False)
@@ -73,46 +117,81 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _index_dir(args: argparse.Namespace) -> Path:
-    return Path(args.index or os.environ.get("QA_INDEX") or DEFAULT_INDEX)
+    """The index folder; raises NotAnIndexError where the path names something other than a folder."""
+    path = Path(args.index or os.environ.get("QA_INDEX") or DEFAULT_INDEX)
+    if path.exists() and not path.is_dir():
+        raise NotAnIndexError(f"{path} is a file, not an index folder")
+    return path
+
+
+def _config(make: Callable[[], T]) -> T:
+    """Build a config, its ValueError (a setting out of range) becoming a QAError for one error line."""
+    try:
+        return make()
+    except ValueError as exc:
+        raise QAError(str(exc)) from None
 
 
 def _open_qa(args: argparse.Namespace) -> QA:
     index = Index(_index_dir(args))
-    config = QAConfig(k=args.k, reader=args.reader, threshold=args.threshold, retrieval=args.retrieval)
+    config = _config(lambda: QAConfig(k=args.k, reader=args.reader, threshold=args.threshold, retrieval=args.retrieval))
     return QA(index, config)
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Raise QAError unless ``host:port`` can be listened on now (a bad address, a port in use)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise QAError(f"cannot listen on {host}: not an address of this machine ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            sock.bind(address)
+    except OSError as exc:
+        raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def format_answer(answer: Answer) -> str:
-    """The terminal rendering: the answer, then numbered sources with the span marked «like this»."""
-    lines = [f"Answer: {answer.text}  (score {answer.score:.2f})" if answer.found
+    """The terminal rendering: the answer, then numbered sources with the span marked «like this».
+
+    Every piece of article text is made printable (control characters shown as escapes, one line each).
+    """
+    def one_line(text: str) -> str:
+        return printable(" ".join(text.split()), newlines=False)
+
+    lines = [f"Answer: {one_line(answer.text or '')}  (score {answer.score:.2f})" if answer.found
              else "Not found: the indexed articles do not seem to hold the answer."]
     if answer.rewritten_question:
-        lines.append(f"(understood as: {answer.rewritten_question})")
+        lines.append(f"(understood as: {one_line(answer.rewritten_question)})")
     if answer.citations:
         lines.append("\nSources:")
         for n, c in enumerate(answer.citations, 1):
             a, b = c.start - c.sentence_start, c.end - c.sentence_start
             marked = c.sentence[:a] + "«" + c.sentence[a:b] + "»" + c.sentence[b:]
-            lines.append(f"[{n}] {c.title} — {c.date or 'undated'} — {Path(c.source).name} [chars {c.start}:{c.end}]")
-            lines.append(f"    {' '.join(marked.split())}")
+            lines.append(f"[{n}] {one_line(c.title)} — {one_line(c.date or 'undated')} — "
+                         f"{one_line(Path(c.source).name)} [chars {c.start}:{c.end}]")
+            lines.append(f"    {one_line(marked)}")
     elif answer.passages:
         lines.append("\nClosest passages:")
         for n, p in enumerate(answer.passages[:3], 1):
-            lines.append(f"[{n}] {p.title} — {p.date or 'undated'} — {Path(p.source).name}")
-            lines.append(f"    {' '.join(p.text.split())[:240]}")
+            lines.append(f"[{n}] {one_line(p.title)} — {one_line(p.date or 'undated')} — {one_line(Path(p.source).name)}")
+            lines.append(f"    {one_line(p.text)[:240]}")
     return "\n".join(lines)
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    config = IndexConfig(
+    path = _index_dir(args)
+    config = _config(lambda: IndexConfig(
         model=args.model, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
         max_file_bytes=int(args.max_file_mb * 1e6), lock_timeout=args.lock_timeout,
-    )
-    index = Index(_index_dir(args), config)
+    ))
+    index = Index(path, config)
     bar = ProgressBar("embedding", "chunk", quiet=args.quiet)
 
     def warn(w: IngestWarning) -> None:
-        print(f"warning: {w}", file=sys.stderr)
+        say(f"warning: {w}", err=True, newlines=False)
 
     report = index.add_paths(args.paths, progress=bar, on_warning=warn)
     bar.close()
@@ -130,29 +209,38 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     index = Index(_index_dir(args))
     if args.command == "info":
         info = index.info()
-        print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+        if args.json:
+            print(json.dumps(info, indent=2))
+        for key, value in [] if args.json else info.items():
+            say(f"{key}: {value}", newlines=False)
     elif args.command == "list":
         rows = index.list()
         if args.json:
             print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
         for r in [] if args.json else rows:
-            print(f"{r.doc_id}  {r.date or 'undated':10}  {r.chunks:4} chunks  {r.title[:70]}  ({Path(r.source).name})")
+            say(f"{r.doc_id}  {r.date or 'undated':10}  {r.chunks:4} chunks  {r.title[:70]}  ({Path(r.source).name})",
+                newlines=False)
     elif args.command == "remove":
         removed, unknown = index.remove(args.doc_ids)
         for doc_id in unknown:
-            print(f"warning: no article with id {doc_id}", file=sys.stderr)
+            say(f"warning: no article with id {doc_id}", err=True, newlines=False)
         print(f"removed {len(removed)} article(s)")
         return 0 if removed or not unknown else 1
     elif args.command == "check":
         problems = index.check()
         for problem in problems:
-            print(f"problem: {problem}")
+            say(f"problem: {problem}", newlines=False)
         print("index is sound" if not problems else f"{len(problems)} problem(s) found")
         return 0 if not problems else 1
     elif args.command == "chat":
+        qa = _open_qa(args)  # loads no model: the index path and the settings are checked first
+        _check_listen(args.host, args.port)
         from ui.app import launch
 
-        launch(_open_qa(args), host=args.host, port=args.port, auth=args.auth)
+        try:
+            launch(qa, host=args.host, port=args.port, auth=args.auth)
+        except OSError as exc:  # the port taken between the check and the server's start
+            raise QAError(f"cannot serve the chat on {args.host}:{args.port}: {exc}") from None
     return 0
 
 
@@ -173,7 +261,7 @@ def _guard(run) -> int:
     try:
         return run()
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", err=True, newlines=False)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

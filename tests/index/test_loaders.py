@@ -138,3 +138,30 @@ def test_a_file_that_vanishes_or_cannot_be_read_is_a_warning(tmp_path: Path) -> 
     folder.mkdir()
     items = list(load_file(folder, max_bytes=MAX))
     assert len(items) == 1 and isinstance(items[0], IngestWarning)
+
+
+@pytest.mark.parametrize("value", ["true", "false", "2024", "[2024]"])
+def test_jsonl_date_must_be_text(value: str) -> None:
+    items = list(load_bytes(f'{{"text": "Body of the article.", "date": {value}}}'.encode(), "d.jsonl", max_bytes=MAX))
+    assert len(items) == 1 and isinstance(items[0], IngestWarning) and "'date' must be a string" in items[0].reason
+
+
+def test_jsonl_booleans_are_not_titles_or_ids() -> None:
+    for field in ("title", "id", "url", "source"):
+        items = list(load_bytes(f'{{"text": "Body.", "{field}": true}}'.encode(), "b.jsonl", max_bytes=MAX))
+        assert isinstance(items[0], IngestWarning) and f"'{field}' must be a string" in items[0].reason
+
+
+def test_a_file_given_twice_is_read_and_warned_once(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Good title\n\nGood body.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    paths = [tmp_path / "good.txt", tmp_path, tmp_path / "empty.txt", tmp_path / "." / "good.txt",
+             tmp_path / "missing.txt", tmp_path / "missing.txt"]
+    items = list(load_paths(paths, max_bytes=MAX))
+    assert sorted(Path(i.source).name for i in items if isinstance(i, Article)) == ["good.txt"]
+    assert sorted(Path(w.source).name for w in items if isinstance(w, IngestWarning)) == ["empty.txt", "missing.txt"]
+
+
+def test_html_the_parser_rejects_is_a_warning() -> None:
+    (item,) = load_bytes(b"<![<p>", "page.html", max_bytes=MAX)  # found by test_fuzz's HTML soup
+    assert isinstance(item, IngestWarning) and item.source == "page.html" and "malformed markup" in item.reason
