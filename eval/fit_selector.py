@@ -17,7 +17,9 @@ a rerun after an interruption reads each set once.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -36,7 +38,7 @@ from eval.reader_data import NEWSQA_DIR, SELECTOR_DIGITS, article_id
 from eval.runner import from_gold_source
 from eval.train_reader import VALIDATION_TITLES
 from index import Index
-from qa.neural import NeuralReader
+from qa.neural import ONNX_FILE, NeuralReader
 from qa.retriever import Retriever
 from qa.selector import FEATURES, AnswerSelector, SelectorWeights
 
@@ -80,10 +82,15 @@ def collect(name: str, questions: Sequence[Question], retriever: Retriever, read
             selector: AnswerSelector, work: Path) -> dict[str, Any]:
     """Candidates of every question, their features and labels; cached in ``work``."""
     arrays, meta_path = work / f"{name}.npz", work / f"{name}.json"
+    # The cache holds only what this very reader, candidate count and question list produced.
+    key = {"ids": [q.id for q in questions], "model_sha256": model_digest(reader),
+           "max_candidates": selector.max_candidates, "k": K, "features": list(FEATURES)}
     if arrays.is_file() and meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        with np.load(arrays, allow_pickle=False) as data:
-            return {**meta, "x": data["x"], "qrow": data["qrow"]}
+        if all(meta.get(k) == v for k, v in key.items()):
+            with np.load(arrays, allow_pickle=False) as data:
+                return {**meta, "x": data["x"], "qrow": data["qrow"]}
+        print(f"  {name}: the cache in {work} is for another reader or question list: reading again", flush=True)
     drop_gold = name.endswith("without_article")
     rows, qrow, texts, raw = [], [], [], []
     t0 = time.monotonic()
@@ -101,10 +108,16 @@ def collect(name: str, questions: Sequence[Question], retriever: Retriever, read
             print(f"  {name}: {n + 1}/{len(questions)} ({(n + 1) / (time.monotonic() - t0):.1f} q/s)", flush=True)
     x = np.concatenate(rows) if rows else np.zeros((0, len(FEATURES)))
     golds = [[] if drop_gold else list(q.answers) for q in questions]
-    meta = {"ids": [q.id for q in questions], "golds": golds, "texts": texts, "raw": raw}
+    meta = {**key, "golds": golds, "texts": texts, "raw": raw}
     np.savez(arrays, x=x, qrow=np.asarray(qrow, dtype=np.int64))
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
     return {**meta, "x": x, "qrow": np.asarray(qrow, dtype=np.int64)}
+
+
+def model_digest(reader: NeuralReader) -> str:
+    """SHA-256 of the model file the reader runs (the int8 ONNX graph, else the safetensors weights)."""
+    path = reader.model_dir / (ONNX_FILE if reader.backend == "onnx" else "model.safetensors")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def labels(data: dict[str, Any]) -> np.ndarray:
@@ -123,6 +136,24 @@ def fit(data: Sequence[dict[str, Any]], c: float) -> SelectorWeights:
     model = LogisticRegression(C=c, max_iter=2000).fit(z, y)
     return SelectorWeights(FEATURES, tuple(mean.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist()),
                            float(model.intercept_[0]))
+
+
+def calibrate(data: dict[str, Any], weights: SelectorWeights) -> SelectorWeights:
+    """``weights`` with Platt scaling fitted on each question's best candidate: P(that answer is right).
+
+    Fitted on ``data`` (the fit questions asked with their article: about one in six unanswerable, as in
+    use) so that ``Answer.score``, the best candidate's probability, means what it says.
+    """
+    logits = AnswerSelector(weights).logits(data["x"])
+    tops, right, start = [], [], 0
+    for texts, golds in zip(data["texts"], data["golds"]):
+        if texts:
+            best = int(np.argmax(logits[start:start + len(texts)]))
+            tops.append(logits[start + best])
+            right.append(exact_match(texts[best], golds))
+        start += len(texts)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(tops)[:, None], np.asarray(right))
+    return dataclasses.replace(weights, calibration=(float(platt.coef_[0][0]), float(platt.intercept_[0])))
 
 
 def decide(data: dict[str, Any], probs: np.ndarray | None) -> list[tuple[str | None, float]]:
@@ -177,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         questions = questions[: args.limit]
         print(f"{name}: {len(questions)} questions", flush=True)
         data[name] = collect(name, questions, retrievers[index_name], reader, selector, args.work)
-    weights = fit([data["fit"], data["fit_without_article"]], args.c)
+    weights = calibrate(data["fit"], fit([data["fit"], data["fit_without_article"]], args.c))
     scorer = AnswerSelector(weights)
     choose_on = [data["newsqa_dev"], data["squad_validation"]]
     selected = [decide(d, scorer.probabilities(d["x"])) for d in choose_on]

@@ -186,7 +186,11 @@ class NeuralReader:
         """Start and end logits (batch, tokens) of a padded batch of windows (``tokenizer.pad`` output)."""
         self.warm_up()
         if self.backend == "onnx":
-            feed = {name: np.asarray(batch[name], dtype=np.int64) for name in self._inputs}
+            ids = np.asarray(batch["input_ids"], dtype=np.int64)
+            # A tokenizer that gives no token_type_ids (model_input_names without it) still feeds a graph
+            # exported with that input: one segment, all zeros, which is what the model sees in torch.
+            feed = {name: np.asarray(batch[name], dtype=np.int64) if name in batch else np.zeros_like(ids)
+                    for name in self._inputs}
             starts, ends = self._model.run(["start_logits", "end_logits"], feed)
             return starts.astype(np.float32), ends.astype(np.float32)
         with torch.inference_mode():

@@ -32,6 +32,7 @@ def make_reader(name: str, embedder: Embedder) -> Reader:
     try:
         weights = SelectorWeights.from_dict(fitted["weights"])
         selector = AnswerSelector(weights, max_candidates=int(fitted.get("max_candidates", 10)))
-        return SelectingReader(NeuralReader(path, rank_weight=0.0), selector, threshold=float(fitted["threshold"]))
+        reader.rank_weight = 0.0  # the selector weighs the passage rank itself, as when it was fitted
+        return SelectingReader(reader, selector, threshold=float(fitted["threshold"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise QAError(f"{path / 'reader.json'}: unusable selector ({exc})") from None

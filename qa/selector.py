@@ -49,27 +49,35 @@ def _sigmoid(x: float) -> float:
 
 @dataclass(frozen=True)
 class SelectorWeights:
-    """A fitted logistic regression over ``features``: standardise with ``mean``/``scale``, then ``coef``."""
+    """A fitted logistic regression over ``features``: standardise with ``mean``/``scale``, then ``coef``.
+
+    ``calibration`` (a, b) maps the regression's logit ``z`` of a question's best candidate to the
+    probability that it is right, ``sigmoid(a * z + b)`` (Platt scaling): the regression is fitted over
+    all candidates, most of them wrong, so its own probability says little about the one answer shown.
+    """
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
     intercept: float
+    calibration: tuple[float, float] = (1.0, 0.0)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SelectorWeights":
+        a, b = d.get("calibration", (1.0, 0.0))
         w = cls(tuple(d["features"]), tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),
-                tuple(map(float, d["coef"])), float(d["intercept"]))
+                tuple(map(float, d["coef"])), float(d["intercept"]), (float(a), float(b)))
         if w.features != FEATURES or not len(w.mean) == len(w.scale) == len(w.coef) == len(FEATURES):
             raise ValueError("selector weights do not match this version's features; refit with eval.fit_selector")
-        if not all(math.isfinite(v) for v in (*w.mean, *w.scale, *w.coef, w.intercept)) or min(w.scale) <= 0:
+        values = (*w.mean, *w.scale, *w.coef, w.intercept, *w.calibration)
+        if not all(math.isfinite(v) for v in values) or min(w.scale) <= 0 or w.calibration[0] <= 0:
             raise ValueError("selector weights hold a non-finite number or a non-positive scale")
         return w
 
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "coef": list(self.coef), "intercept": self.intercept}
+                "coef": list(self.coef), "intercept": self.intercept, "calibration": list(self.calibration)}
 
 
 class AnswerSelector:
@@ -146,15 +154,19 @@ class AnswerSelector:
             ])
         return np.asarray(rows, dtype=np.float64)
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """P(right answer) of each feature row; unknown values count as the fitting data's mean."""
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The regression's logit of each feature row; unknown values count as the fitting data's mean."""
         if self.weights is None:
             raise ValueError("this selector has no weights")
         w = self.weights
         z = (x - np.asarray(w.mean)) / np.asarray(w.scale)
         z = np.where(np.isnan(z), 0.0, z)
-        logits = z @ np.asarray(w.coef) + w.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        return z @ np.asarray(w.coef) + w.intercept
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(right answer) of each feature row, calibrated (``SelectorWeights.calibration``)."""
+        a, b = self.weights.calibration if self.weights is not None else (1.0, 0.0)
+        return 1.0 / (1.0 + np.exp(-np.clip(a * self.logits(x) + b, -50, 50)))
 
     def candidates(self, spans: Sequence[Span]) -> list[Span]:
         """The reader's best ``max_candidates`` spans, best first."""

@@ -47,3 +47,36 @@ def test_decide_handles_questions_without_candidates() -> None:
     data = {"texts": [[], ["a", "b"]], "raw": [[], [0.2, 0.7]]}
     assert decide(data, np.asarray([0.1, 0.6])) == [(None, 0.0), ("b", 0.6)]
     assert decide(data, None) == [(None, 0.0), ("b", 0.7)]
+
+
+def test_the_selector_is_fitted_on_no_evaluation_data(shared_dir) -> None:
+    from eval.datasets import load_splits
+    from eval.fit_selector import question_sets
+    from eval.reader_data import SELECTOR_DIGITS, article_id
+
+    sets = question_sets()
+    fit, _, _ = sets["fit"]
+    dev, _, _ = sets["newsqa_dev"]
+    squad, _, _ = sets["squad_validation"]
+    fit_articles = {article_id(q.title) for q in fit}
+    assert fit_articles and not any(a.endswith(("3", "7")) for a in fit_articles)  # dev and reserved articles
+    assert not {q.id for q in fit} & {q.id for q in dev}
+    assert all(article_id(q.title).endswith("3") for q in dev)
+    newsqa_train_ids = {q.id for q in fit if not q.id.startswith("x")}
+    assert all(article_id(q.title).endswith(SELECTOR_DIGITS) for q in fit if q.id in newsqa_train_ids)
+    heldout = set(load_splits(shared_dir / "squad" / "SPLITS.json")["heldout"])
+    assert squad and not {q.title for q in squad} & heldout
+
+
+def test_calibration_is_fitted_on_each_questions_best_candidate() -> None:
+    from eval.fit_selector import calibrate
+
+    rng = np.random.default_rng(1)
+    data = _data(rng, 300)
+    weights = fit([data], c=1.0)
+    calibrated = calibrate(data, weights)
+    probs = AnswerSelector(calibrated).probabilities(data["x"])
+    preds = decide(data, probs)
+    right = np.asarray([float(t in g) for (t, _), g in zip(preds, data["golds"])])
+    # On the data it was fitted on, the mean probability of the answers shown equals their accuracy.
+    assert np.mean([p for _, p in preds]) == pytest.approx(right.mean(), abs=0.02)

@@ -222,3 +222,16 @@ def test_onnx_backend_needs_the_file(tiny_model: Path) -> None:
         NeuralReader(tiny_model, backend="onnx")
     with pytest.raises(ValueError, match="backend"):
         NeuralReader(tiny_model, backend="tpu")
+
+
+def test_onnx_backend_reads_with_a_tokenizer_that_gives_no_token_type_ids(tiny_model: Path, tmp_path: Path) -> None:
+    from eval.export_reader import export
+
+    folder = _copy_model(tiny_model, tmp_path / "no-types")
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["model_input_names"] = ["input_ids", "attention_mask"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    export(folder, quantize=False)
+    by_onnx = NeuralReader(folder, backend="onnx").read("Who attended?", [_passage(ARTICLE, 0)])
+    by_torch = NeuralReader(folder, backend="torch").read("Who attended?", [_passage(ARTICLE, 0)])
+    assert by_onnx and [(s.start, s.end) for s in by_onnx] == [(s.start, s.end) for s in by_torch]

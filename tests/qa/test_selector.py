@@ -148,3 +148,20 @@ def test_make_reader_uses_a_fitted_selector(tiny_model: Path, tmp_path: Path) ->
     (folder / "reader.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(QAError, match="unusable selector"):
         make_reader(str(folder), None)
+
+
+def test_calibration_maps_the_regression_logit_and_keeps_the_order(case) -> None:
+    import dataclasses
+
+    passages, spans = case
+    plain = AnswerSelector(_weights(margin=1.0))
+    x = plain.features("How many women attended the meeting?", passages, spans)
+    scaled = AnswerSelector(dataclasses.replace(_weights(margin=1.0), calibration=(0.5, 1.0)))
+    z = plain.logits(x)
+    assert scaled.probabilities(x) == pytest.approx(1 / (1 + np.exp(-(0.5 * z + 1.0))))
+    assert np.argsort(scaled.probabilities(x)).tolist() == np.argsort(plain.probabilities(x)).tolist()
+    with pytest.raises(ValueError):
+        SelectorWeights.from_dict({**_weights().to_dict(), "calibration": [-1.0, 0.0]})
+    old = _weights().to_dict()
+    del old["calibration"]  # reader.json written before calibration: the identity
+    assert SelectorWeights.from_dict(old).calibration == (1.0, 0.0)
