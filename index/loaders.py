@@ -6,6 +6,7 @@ past ``load_paths`` for bad input, so one bad file never stops a batch.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -54,14 +55,32 @@ def normalise_date(raw: str) -> str:
     return raw
 
 
+# UTF-32 first: its little-endian BOM begins with UTF-16's
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
 def decode(data: bytes, source: str) -> str:
-    """Decode UTF-8 text (BOM allowed) with newlines normalised; raise BadDocumentError otherwise."""
-    if b"\x00" in data[:8192]:
-        raise BadDocumentError(f"{source}: binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadDocumentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    """Decode UTF-8 text (BOM allowed), or UTF-16/32 text that starts with a byte-order mark, with
+    newlines normalised; raise BadDocumentError otherwise."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise BadDocumentError(f"{source}: not valid {name} text (byte {exc.start + len(bom)})") from None
+            if "\x00" in text[:8192]:
+                raise BadDocumentError(f"{source}: binary file (contains NUL characters)")
+            break
+    else:
+        if b"\x00" in data[:8192]:
+            raise BadDocumentError(f"{source}: binary file (contains NUL bytes)")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadDocumentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

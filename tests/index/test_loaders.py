@@ -165,3 +165,20 @@ def test_a_file_given_twice_is_read_and_warned_once(tmp_path: Path) -> None:
 def test_html_the_parser_rejects_is_a_warning() -> None:
     (item,) = load_bytes(b"<![<p>", "page.html", max_bytes=MAX)  # found by test_fuzz's HTML soup
     assert isinstance(item, IngestWarning) and item.source == "page.html" and "malformed markup" in item.reason
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_a_bom_are_read_as_text(codec: str) -> None:
+    """A file saved as "Unicode" by Windows Notepad is UTF-16 with a BOM: it is text, not a binary file."""
+    import codecs
+    bom = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
+           "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}.get(codec, b"")
+    data = bom + "Café opens\r\n\r\nThe café on Main Street opened on Monday.\n".encode(codec)
+    art = _one(data, "cafe.txt")
+    assert isinstance(art, Article), art
+    assert art.title == "Café opens" and "The café on Main Street" in art.text and "\x00" not in art.text
+
+
+def test_utf16_with_a_bom_but_broken_text_names_the_encoding() -> None:
+    warning = _warning(b"\xff\xfeA\x00\x00\xd8", "broken.txt")  # a lone surrogate
+    assert "not valid UTF-16 text" in warning.reason
