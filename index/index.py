@@ -28,6 +28,11 @@ _RRF_K = 60
 _EMBED_STEP = 256
 
 
+def _asked(value: int | None, built: int) -> str:
+    """A chunking setting as configured, for a mismatch message: unset ones adopt the index's."""
+    return f"{built} (not set, the index's)" if value is None else str(value)
+
+
 class Index:
     """A directory of indexed articles, safe to share between readers and writers.
 
@@ -243,7 +248,8 @@ class Index:
             if (cfg.chunk_size not in (None, built.chunk_size)) or (cfg.chunk_overlap not in (None, built.chunk_overlap)):
                 raise IndexMismatchError(
                     f"index built with chunk size {built.chunk_size}, overlap {built.chunk_overlap}; "
-                    f"this configuration asks for {cfg.chunk_size}, {cfg.chunk_overlap}"
+                    f"this configuration asks for chunk size {_asked(cfg.chunk_size, built.chunk_size)}, "
+                    f"overlap {_asked(cfg.chunk_overlap, built.chunk_overlap)}"
                 )
             return snap
         return Snapshot.empty(self.settings)
