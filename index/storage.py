@@ -11,6 +11,8 @@ Layout (see README, "Index format")::
 
 A writer builds ``gen-N.tmp-PID`` in full, fsyncs it, renames it to ``gen-N`` and then replaces
 ``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation.
+After a switch every generation but the new one and the one live before it is deleted (so a ``gen-N``
+renamed in by a writer killed before its switch, never live, goes too).
 Clean-up only ever deletes names of those two forms, and only in a folder that carries the marker.
 """
 
@@ -37,7 +39,6 @@ MARKER = ".qa-index"
 _MARKER_TEXT = "news-qa index folder: written by qa ingest; do not keep other files here\n"
 _GEN = re.compile(r"^gen-(\d{6,})$")
 _LEFTOVER = re.compile(r"^(?:gen-\d{6,}|CURRENT)\.tmp-\d+$")  # the only temporary names write() creates
-_KEEP_OLD = 1  # generations kept behind the live one, for readers still loading it
 
 
 def sha256_file(path: Path) -> str:
@@ -128,6 +129,7 @@ class IndexDir:
         Checksums of every file are added to the meta; the caller must hold ``lock()``.
         """
         self._remove_leftovers()
+        previous = self.current()  # the live one, which readers may be loading; not an orphan gen-N
         number = max((int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))), default=0) + 1
         name = f"gen-{number:06d}"
         tmp = self.root / f"{name}.tmp-{os.getpid()}"
@@ -147,7 +149,7 @@ class IndexDir:
         _fsync_path(pointer)
         os.replace(pointer, self.root / CURRENT)
         _fsync_path(self.root)
-        self._remove_old(name)
+        self._remove_old(name, previous)
         return name
 
     def claim(self) -> None:
@@ -200,10 +202,15 @@ class IndexDir:
             if _LEFTOVER.match(path.name):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
-    def _remove_old(self, live: str) -> None:
-        gens = sorted(p.name for p in self.root.iterdir() if _GEN.match(p.name) and p.name != live)
-        for name in gens[: max(0, len(gens) - _KEEP_OLD)]:
-            shutil.rmtree(self.root / name, ignore_errors=True)
+    def _remove_old(self, live: str, previous: str | None) -> None:
+        """Delete every generation but the new live one and the one live before it (kept for readers).
+
+        A generation renamed into place by a writer killed before its CURRENT switch was never live:
+        it is deleted too, however new its number.
+        """
+        for path in self.root.iterdir():
+            if _GEN.match(path.name) and path.name not in (live, previous):
+                shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:

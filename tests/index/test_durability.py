@@ -329,3 +329,35 @@ def test_inconsistent_files_with_valid_checksums_are_refused(five_story_index, o
     extra.update(doc_id="f" * 16, key="/news/orphan.txt", title="Orphan")
     _rewrite(live, ARTICLES, ("".join(articles) + json.dumps(extra) + "\n").encode(), articles=6)
     assert open_ix(root).check() == [f"article {'f' * 16} (Orphan) has no chunks"]
+
+
+# ----- a generation renamed into place but never made live ----------------------------------------------------
+def test_the_next_writer_keeps_the_live_generation_and_removes_the_orphan(five_story_index, open_ix, story,
+                                                                          monkeypatch) -> None:
+    """Killed between renaming gen-N into place and switching CURRENT: gen-N was never live. The next ingest must
+    keep the generation CURRENT named (readers may be loading it) and delete the orphan, not the other way round."""
+    import index.storage
+
+    root = five_story_index.path
+    live_before = five_story_index._dir.current()
+    real_replace = os.replace
+
+    def killed_before_current(src, dst, *args, **kwargs):
+        if Path(dst).name == "CURRENT":
+            raise KeyboardInterrupt  # stands for the kill: gen-N is in place, CURRENT unchanged
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(index.storage.os, "replace", killed_before_current)
+    with pytest.raises(KeyboardInterrupt):
+        open_ix(root).add_articles([story(5)])
+    monkeypatch.setattr(index.storage.os, "replace", real_replace)
+    gens = sorted(p.name for p in root.iterdir() if p.name.startswith("gen-"))
+    orphan = gens[-1]
+    assert orphan != live_before and open_ix(root).check() == []
+
+    index = open_ix(root)
+    index.add_articles([story(6)])
+    names = {p.name for p in root.iterdir() if p.name.startswith("gen-")}
+    assert names == {live_before, index._dir.current()}, names
+    assert orphan not in names
+    assert story(5).doc_id not in ids(index) and story(6).doc_id in ids(index)
