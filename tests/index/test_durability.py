@@ -361,3 +361,58 @@ def test_the_next_writer_keeps_the_live_generation_and_removes_the_orphan(five_s
     assert names == {live_before, index._dir.current()}, names
     assert orphan not in names
     assert story(5).doc_id not in ids(index) and story(6).doc_id in ids(index)
+
+
+# ----- structures that scoring indexes into, damaged under valid checksums ---------------------------------------
+def _npy(array: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _bm25_cases(live: Path) -> dict[str, tuple[str, bytes]]:
+    bm = live / "bm25"
+    data, indices, indptr = (np.load(bm / f"{n}.csc.index.npy", allow_pickle=False) for n in ("data", "indices", "indptr"))
+    vocab = json.loads((bm / "vocab.index.json").read_text(encoding="utf-8"))
+    word = next(t for t in vocab if t)
+    return {
+        "indices past the last chunk": ("bm25/indices.csc.index.npy", _npy(np.where(indices == indices.max(), 10**6, indices).astype(indices.dtype))),
+        "negative index": ("bm25/indices.csc.index.npy", _npy(np.concatenate([[-1], indices[1:]]).astype(np.int64))),
+        "indices shorter than data": ("bm25/indices.csc.index.npy", _npy(indices[:-1])),
+        "indices as a matrix": ("bm25/indices.csc.index.npy", _npy(indices.reshape(1, -1))),
+        "indptr past the data": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:-1], [indptr[-1] + 50]]).astype(indptr.dtype))),
+        "indptr falling": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:1], indptr[2:3], indptr[1:2], indptr[3:]]).astype(indptr.dtype))),
+        "indptr of floats": ("bm25/indptr.csc.index.npy", _npy(indptr.astype(np.float64))),
+        "scores not finite": ("bm25/data.csc.index.npy", _npy(np.full_like(data, np.nan))),
+        "vocabulary id past the columns": ("bm25/vocab.index.json", json.dumps({**vocab, word: len(indptr) + 5}).encode()),
+    }
+
+
+@pytest.mark.parametrize("case", ["indices past the last chunk", "negative index", "indices shorter than data",
+                                  "indices as a matrix", "indptr past the data", "indptr falling", "indptr of floats",
+                                  "scores not finite", "vocabulary id past the columns"])
+def test_bm25_arrays_out_of_bounds_are_refused_and_ask_shows_no_traceback(case, five_story_index, open_ix, capsys) -> None:
+    root, live = five_story_index.path, five_story_index._dir.live()
+    rel, data = _bm25_cases(live)[case]
+    _rewrite(live, rel, data)
+    problems = open_ix(root).check()
+    assert len(problems) == 1 and problems[0].startswith("bm25/ ") and "\n" not in problems[0], problems
+    with pytest.raises(IndexCorruptError, match="bm25/"):
+        open_ix(root).search("story paragraph council harbor", k=3, mode="lexical")
+    capsys.readouterr()
+    assert main(["ask", "What did the council say about the harbor?", "--index", str(root), "--reader", "heuristic"]) == 1
+    err = capsys.readouterr().err
+    assert "bm25/" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_vectors_file_of_another_faiss_type_is_refused(five_story_index, open_ix) -> None:
+    import faiss
+
+    root, live = five_story_index.path, five_story_index._dir.live()
+    hnsw = faiss.IndexHNSWFlat(five_story_index.settings.dimension, 8)  # no reconstruct_n: removing would crash
+    hnsw.add(np.eye(len(five_story_index.snapshot().chunks), five_story_index.settings.dimension, dtype=np.float32))
+    faiss.write_index(hnsw, str(live / VECTORS))
+    _rewrite(live, VECTORS, (live / VECTORS).read_bytes())
+    problems = open_ix(root).check()
+    assert len(problems) == 1 and VECTORS in problems[0] and "inner-product" in problems[0], problems
