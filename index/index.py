@@ -70,8 +70,7 @@ class Index:
                 if gen == self._gen and self._snap is not None:
                     return self._snap
                 try:
-                    folder = self._dir.live()
-                    meta = self._dir.read_meta(folder)
+                    gen, folder, meta = self._dir.live_meta()
                     self._check_settings(settings_from_meta(meta))
                     self._dir.verify_files(folder, meta)
                     self._snap, self._gen = Snapshot.load(folder, meta), gen
@@ -119,7 +118,7 @@ class Index:
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
         snap = self.snapshot()
-        meta = self._dir.read_meta(self._dir.live())
+        meta = self._dir.live_meta()[2]
         return {
             "path": str(self.path), "generation": self._gen, "format_version": meta.get("format_version"),
             "package_version": meta.get("package_version"), "created": meta.get("created"), "updated": meta.get("updated"),
@@ -131,8 +130,7 @@ class Index:
     def check(self) -> list[str]:
         """Problems found by re-reading the live generation from disk (empty when the index is sound)."""
         try:
-            folder = self._dir.live()
-            meta = self._dir.read_meta(folder)
+            _, folder, meta = self._dir.live_meta()
             settings_from_meta(meta)
             self._dir.verify_files(folder, meta)
             snap = Snapshot.load(folder, meta)
