@@ -151,6 +151,10 @@ class IndexDir:
                 raise IndexCorruptError(f"{rel} does not match its checksum in meta.json (modified or damaged)")
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder).as_posix()
+            # Hidden files (.DS_Store, Thumbs.db-like desktop litter starts with a dot) are never ours and
+            # never read; refusing them would make a valid index unreadable.
+            if path.name.startswith("."):
+                continue
             if rel != META and rel not in files and not path.is_dir():
                 raise IndexCorruptError(f"{rel} in {folder} is not listed in meta.json (no checksum covers it)")
 

@@ -477,3 +477,12 @@ def test_an_old_index_with_a_file_unlisted_and_flipped_is_refused(five_story_ind
     assert len(problems) == 1 and f"{ARTICLES} in " in problems[0] and "not listed in meta.json" in problems[0]
     with pytest.raises(IndexCorruptError, match=ARTICLES):
         open_ix(root).list()
+
+
+def test_desktop_litter_in_a_generation_folder_is_ignored(five_story_index, open_ix) -> None:
+    """A hidden file a file manager drops (.DS_Store) is never read, so it must not make the index unreadable."""
+    root = five_story_index.path
+    live = five_story_index._dir.live()
+    (live / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    assert open_ix(root).check() == []
+    assert len(ids(open_ix(root))) == 5
