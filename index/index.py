@@ -28,6 +28,11 @@ _RRF_K = 60
 _EMBED_STEP = 256
 
 
+def _asked(value: int | None, built: int) -> str:
+    """A chunking setting as configured, for a mismatch message: unset ones adopt the index's."""
+    return f"{built} (not set, the index's)" if value is None else str(value)
+
+
 class Index:
     """A directory of indexed articles, safe to share between readers and writers.
 
@@ -65,8 +70,7 @@ class Index:
                 if gen == self._gen and self._snap is not None:
                     return self._snap
                 try:
-                    folder = self._dir.live()
-                    meta = self._dir.read_meta(folder)
+                    gen, folder, meta = self._dir.live_meta()
                     self._check_settings(settings_from_meta(meta))
                     self._dir.verify_files(folder, meta)
                     self._snap, self._gen = Snapshot.load(folder, meta), gen
@@ -114,7 +118,7 @@ class Index:
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
         snap = self.snapshot()
-        meta = self._dir.read_meta(self._dir.live())
+        meta = self._dir.live_meta()[2]
         return {
             "path": str(self.path), "generation": self._gen, "format_version": meta.get("format_version"),
             "package_version": meta.get("package_version"), "created": meta.get("created"), "updated": meta.get("updated"),
@@ -126,8 +130,7 @@ class Index:
     def check(self) -> list[str]:
         """Problems found by re-reading the live generation from disk (empty when the index is sound)."""
         try:
-            folder = self._dir.live()
-            meta = self._dir.read_meta(folder)
+            _, folder, meta = self._dir.live_meta()
             settings_from_meta(meta)
             self._dir.verify_files(folder, meta)
             snap = Snapshot.load(folder, meta)
@@ -243,7 +246,8 @@ class Index:
             if (cfg.chunk_size not in (None, built.chunk_size)) or (cfg.chunk_overlap not in (None, built.chunk_overlap)):
                 raise IndexMismatchError(
                     f"index built with chunk size {built.chunk_size}, overlap {built.chunk_overlap}; "
-                    f"this configuration asks for {cfg.chunk_size}, {cfg.chunk_overlap}"
+                    f"this configuration asks for chunk size {_asked(cfg.chunk_size, built.chunk_size)}, "
+                    f"overlap {_asked(cfg.chunk_overlap, built.chunk_overlap)}"
                 )
             return snap
         return Snapshot.empty(self.settings)

@@ -6,6 +6,7 @@ past ``load_paths`` for bad input, so one bad file never stops a batch.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -54,14 +55,32 @@ def normalise_date(raw: str) -> str:
     return raw
 
 
+# UTF-32 first: its little-endian BOM begins with UTF-16's
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
 def decode(data: bytes, source: str) -> str:
-    """Decode UTF-8 text (BOM allowed) with newlines normalised; raise BadDocumentError otherwise."""
-    if b"\x00" in data[:8192]:
-        raise BadDocumentError(f"{source}: binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadDocumentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    """Decode UTF-8 text (BOM allowed), or UTF-16/32 text that starts with a byte-order mark, with
+    newlines normalised; raise BadDocumentError otherwise."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise BadDocumentError(f"{source}: not valid {name} text (byte {exc.start + len(bom)})") from None
+            if "\x00" in text[:8192]:
+                raise BadDocumentError(f"{source}: binary file (contains NUL characters)")
+            break
+    else:
+        if b"\x00" in data[:8192]:
+            raise BadDocumentError(f"{source}: binary file (contains NUL bytes)")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadDocumentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -155,10 +174,7 @@ def load_file(path: Path, *, max_bytes: int) -> Iterator[Article | IngestWarning
     """Yield the articles of one file, or a warning for each part that cannot be read."""
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise BadDocumentError(f"{source}: {size} bytes is over the limit of {max_bytes}")
-        data = path.read_bytes()
+        data = _read_regular(path, source, max_bytes)
     except BadDocumentError as exc:
         yield IngestWarning(source, _reason(exc, source))
         return
@@ -166,6 +182,24 @@ def load_file(path: Path, *, max_bytes: int) -> Iterator[Article | IngestWarning
         yield IngestWarning(source, exc.strerror or str(exc))
         return
     yield from load_bytes(data, source, max_bytes=max_bytes)
+
+
+def _read_regular(path: Path, source: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file; what is swapped for a FIFO or device after the walk is refused, not read.
+
+    O_NONBLOCK keeps the open of a FIFO with no writer from blocking; the type is checked on the open file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadDocumentError(f"{source}: {_not_regular(info.st_mode)}")
+        if info.st_size > max_bytes:
+            raise BadDocumentError(f"{source}: {info.st_size} bytes is over the limit of {max_bytes}")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
 
 
 def load_bytes(data: bytes, source: str, *, max_bytes: int) -> Iterator[Article | IngestWarning]:
@@ -238,7 +272,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | IngestWarning]:
             else:
                 yield from _walk(path)
         elif not stat.S_ISREG(mode):
-            yield IngestWarning(str(path), "not a regular file or folder")
+            yield IngestWarning(str(path), _not_regular(mode))
         elif path.suffix.lower() in SUFFIXES:
             yield path.resolve()
         else:
@@ -265,14 +299,29 @@ def _walk(root: Path) -> Iterator[Path | IngestWarning]:
 
 
 def _is_file(path: Path, problems: list[IngestWarning]) -> bool:
-    """Whether ``path`` is a file (following links); a path that cannot be looked at is added to ``problems``."""
+    """Whether ``path`` is a file (following links); a path that cannot be looked at, or a FIFO, device or
+    socket named like an article, is added to ``problems``."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):  # a dangling link, or gone since the folder was listed
         return False
     except OSError as exc:
         problems.append(IngestWarning(str(path), f"cannot be read ({exc.strerror or exc})"))
         return False
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISDIR(mode):
+        problems.append(IngestWarning(str(path), _not_regular(mode)))
+    return False
+
+
+def _not_regular(mode: int) -> str:
+    """What a path that is neither a regular file nor a folder is, for a warning."""
+    for test, what in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return f"is {what}, not a regular file"
+    return "not a regular file or folder"
 
 
 def load_paths(paths: Iterable[str | Path], *, max_bytes: int) -> Iterator[Article | IngestWarning]:

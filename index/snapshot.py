@@ -116,7 +116,7 @@ class Snapshot:
             raise IndexCorruptError(f"{BM25}/ indexes {indexed} chunks but {CHUNKS} holds {len(chunks)}")
         try:
             lexical = LexicalIndex.load(folder / BM25, len(chunks))
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:  # bm25s's own parsing
             raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
         aliases = _aliases(folder / ALIASES, articles)
         return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases)

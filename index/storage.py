@@ -4,13 +4,18 @@ Layout (see README, "Index format")::
 
     INDEX_DIR/
       .qa-index          marker written when the folder becomes an index: only such a folder is written to
-      CURRENT            name of the live generation, e.g. "gen-000007"
+      CURRENT            the live generation and the SHA-256 of its meta.json, e.g. "gen-000007 9f86d0..."
       .lock              flock()ed by the one writer
       gen-000007/        one complete, immutable copy of the index
         meta.json  articles.jsonl  chunks.jsonl  vectors.faiss  bm25/...
 
 A writer builds ``gen-N.tmp-PID`` in full, fsyncs it, renames it to ``gen-N`` and then replaces
-``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation.
+``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation. meta.json holds the
+size and SHA-256 of every other file of its generation, and CURRENT holds meta.json's, so the one atomic
+replace of CURRENT commits a generation whose every byte is covered. A CURRENT holding only a name (indexes
+written before this) is read without that check, and the next write covers it.
+After a switch every generation but the new one and the one live before it is deleted (so a ``gen-N``
+renamed in by a writer killed before its switch, never live, goes too).
 Clean-up only ever deletes names of those two forms, and only in a folder that carries the marker.
 """
 
@@ -36,8 +41,8 @@ META = "meta.json"
 MARKER = ".qa-index"
 _MARKER_TEXT = "news-qa index folder: written by qa ingest; do not keep other files here\n"
 _GEN = re.compile(r"^gen-(\d{6,})$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LEFTOVER = re.compile(r"^(?:gen-\d{6,}|CURRENT)\.tmp-\d+$")  # the only temporary names write() creates
-_KEEP_OLD = 1  # generations kept behind the live one, for readers still loading it
 
 
 def sha256_file(path: Path) -> str:
@@ -53,7 +58,7 @@ def is_index_folder(folder: Path) -> bool:
     try:  # an unreadable folder is not one we can tell; the walk that lists it reports it
         if (folder / MARKER).is_file():
             return True
-        name = (folder / CURRENT).read_text(encoding="utf-8").strip()
+        name = ((folder / CURRENT).read_text(encoding="utf-8").split() or [""])[0]
         return bool(_GEN.match(name)) and (folder / name).is_dir()
     except (OSError, UnicodeDecodeError):
         return False
@@ -73,33 +78,56 @@ class IndexDir:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
-    def current(self) -> str | None:
-        """Name of the live generation, or None when no index has been written here."""
+    def pointer(self) -> tuple[str, str | None] | None:
+        """The live generation's name and its meta.json's SHA-256 (None where CURRENT predates it), or None
+        when no index has been written here."""
         try:
-            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+            text = (self.root / CURRENT).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except NotADirectoryError:
             raise NotAnIndexError(f"{self.root} is a file, not an index folder") from None
+        except UnicodeDecodeError:
+            raise IndexCorruptError(f"{self.root / CURRENT} is not text") from None
+        words = text.split()
+        name = words[0] if words else ""
         if not _GEN.match(name):
             raise IndexCorruptError(f"{self.root / CURRENT} names '{name[:40]}', not a generation")
-        return name
+        if len(words) > 2 or (len(words) == 2 and not _SHA256.match(words[1])):
+            raise IndexCorruptError(f"{self.root / CURRENT} holds more than a generation and a SHA-256 of its meta.json")
+        return name, words[1] if len(words) == 2 else None
+
+    def current(self) -> str | None:
+        """Name of the live generation, or None when no index has been written here."""
+        pointer = self.pointer()
+        return pointer[0] if pointer else None
 
     def live(self) -> Path:
         """The folder of the live generation; raises IndexNotFoundError when there is none."""
-        name = self.current()
-        if name is None:
+        return self.live_meta()[1]
+
+    def live_meta(self) -> tuple[str, Path, dict]:
+        """The live generation's name, folder and meta.json, checked against the SHA-256 in CURRENT (one read
+        of CURRENT, so the three agree); raises IndexNotFoundError, IndexCorruptError."""
+        pointer = self.pointer()
+        if pointer is None:
             raise IndexNotFoundError(f"no index at {self.root} (build one with: qa ingest PATH --index {self.root})")
+        name, sha = pointer
         folder = self.root / name
         if not folder.is_dir():
             raise IndexCorruptError(f"{self.root / CURRENT} names {name}, which is missing")
-        return folder
+        return name, folder, self.read_meta(folder, sha)
 
-    def read_meta(self, folder: Path) -> dict:
+    def read_meta(self, folder: Path, sha256: str | None = None) -> dict:
+        """meta.json of ``folder``; when ``sha256`` is given its bytes must have that digest."""
         try:
-            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+            raw = (folder / META).read_bytes()
         except FileNotFoundError:
             raise IndexCorruptError(f"{folder / META} is missing") from None
+        if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+            raise IndexCorruptError(f"{folder / META} does not match its checksum in {CURRENT} (modified or damaged)")
+        try:
+            meta = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise IndexCorruptError(f"{folder / META} is not valid JSON") from None
         if not isinstance(meta, dict):
@@ -121,6 +149,14 @@ class IndexDir:
                 raise IndexCorruptError(f"{rel} has {path.stat().st_size} bytes, meta.json says {expected.get('bytes')} (truncated or modified)")
             if sha256_file(path) != expected.get("sha256"):
                 raise IndexCorruptError(f"{rel} does not match its checksum in meta.json (modified or damaged)")
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder).as_posix()
+            # Hidden files (.DS_Store, Thumbs.db-like desktop litter starts with a dot) are never ours and
+            # never read; refusing them would make a valid index unreadable.
+            if path.name.startswith("."):
+                continue
+            if rel != META and rel not in files and not path.is_dir():
+                raise IndexCorruptError(f"{rel} in {folder} is not listed in meta.json (no checksum covers it)")
 
     def write(self, fill: Callable[[Path], dict]) -> str:
         """Write a new generation: ``fill(folder)`` writes the data files and returns meta.json's content.
@@ -128,6 +164,7 @@ class IndexDir:
         Checksums of every file are added to the meta; the caller must hold ``lock()``.
         """
         self._remove_leftovers()
+        previous = self.current()  # the live one, which readers may be loading; not an orphan gen-N
         number = max((int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))), default=0) + 1
         name = f"gen-{number:06d}"
         tmp = self.root / f"{name}.tmp-{os.getpid()}"
@@ -138,16 +175,17 @@ class IndexDir:
             _fsync_path(path)
             files[str(path.relative_to(tmp))] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
         meta["files"] = files
-        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        raw = json.dumps(meta, indent=2, sort_keys=True).encode("utf-8")
+        (tmp / META).write_bytes(raw)
         _fsync_path(tmp / META)
         _fsync_path(tmp)
         os.rename(tmp, self.root / name)
         pointer = self.root / f"{CURRENT}.tmp-{os.getpid()}"
-        pointer.write_text(name + "\n", encoding="utf-8")
+        pointer.write_text(f"{name} {hashlib.sha256(raw).hexdigest()}\n", encoding="utf-8")
         _fsync_path(pointer)
         os.replace(pointer, self.root / CURRENT)
         _fsync_path(self.root)
-        self._remove_old(name)
+        self._remove_old(name, previous)
         return name
 
     def claim(self) -> None:
@@ -200,10 +238,15 @@ class IndexDir:
             if _LEFTOVER.match(path.name):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
-    def _remove_old(self, live: str) -> None:
-        gens = sorted(p.name for p in self.root.iterdir() if _GEN.match(p.name) and p.name != live)
-        for name in gens[: max(0, len(gens) - _KEEP_OLD)]:
-            shutil.rmtree(self.root / name, ignore_errors=True)
+    def _remove_old(self, live: str, previous: str | None) -> None:
+        """Delete every generation but the new live one and the one live before it (kept for readers).
+
+        A generation renamed into place by a writer killed before its CURRENT switch was never live:
+        it is deleted too, however new its number.
+        """
+        for path in self.root.iterdir():
+            if _GEN.match(path.name) and path.name not in (live, previous):
+                shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:

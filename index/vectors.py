@@ -65,6 +65,8 @@ class VectorStore:
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
             raise IndexCorruptError(f"{path.name} cannot be read by FAISS: {first}") from None
+        if not isinstance(faiss.downcast_index(index), faiss.IndexFlatIP):  # search and compaction assume one
+            raise IndexCorruptError(f"{path.name} holds a {type(faiss.downcast_index(index)).__name__}, not an exact inner-product index")
         if index.d != dimension:
             raise IndexCorruptError(f"{path.name} holds vectors of dimension {index.d}, meta.json says {dimension}")
         return cls(dimension, index)

@@ -190,6 +190,12 @@ def _flip_byte(path: Path, at: float = 0.5) -> None:
     path.write_bytes(bytes(data))
 
 
+def _unlist(live: Path, rel: str) -> None:
+    meta = json.loads((live / META).read_text())
+    del meta["files"][rel]
+    (live / META).write_text(json.dumps(meta))
+
+
 def _tamper_cases():
     def flip(name):
         return lambda live: _flip_byte(live / name)
@@ -217,7 +223,18 @@ def _tamper_cases():
         "truncate chunks.jsonl": (truncate(CHUNKS), CHUNKS),
         "delete articles.jsonl": (delete(ARTICLES), ARTICLES),
         "delete meta.json": (delete(META), META),
-        "edit meta.json counts": (edit_counts, "meta.json counts"),
+        "edit meta.json counts": (edit_counts, "meta.json does not match its checksum in CURRENT"),
+        "edit meta.json counts and re-sign CURRENT": (lambda live: (edit_counts(live), _sign(live)), "meta.json counts"),
+        "unlist a file from meta.json and flip it": (lambda live: (_unlist(live, CHUNKS), _flip_byte(live / CHUNKS)),
+                                                     "meta.json does not match its checksum in CURRENT"),
+        "unlist a file, flip it, re-sign CURRENT": (lambda live: (_unlist(live, ARTICLES), _flip_byte(live / ARTICLES),
+                                                                  _sign(live)), f"{ARTICLES} in "),
+        "an unlisted file in the generation": (lambda live: (live / "bm25" / "extra.npy").write_bytes(b"x"),
+                                               "bm25/extra.npy in "),
+        "CURRENT with a bad checksum": (lambda live: (live.parent / "CURRENT").write_text(f"{live.name} {'0' * 64}\n"),
+                                        "meta.json does not match its checksum in CURRENT"),
+        "CURRENT with garbage after the name": (lambda live: (live.parent / "CURRENT").write_text(f"{live.name} xyz\n"),
+                                                "CURRENT holds more than"),
         "garbage meta.json": (lambda live: (live / META).write_text("{not json"), META),
         "CURRENT names garbage": (lambda live: (live.parent / "CURRENT").write_text("../../etc\n"), "CURRENT"),
         "CURRENT names a missing generation": (lambda live: (live.parent / "CURRENT").write_text("gen-000099\n"),
@@ -246,10 +263,12 @@ def test_meta_json_with_wrong_shapes_is_refused_not_crashed(five_story_index, op
     meta = json.loads(meta_path.read_text())
     for files in ([1, 2], {"articles.jsonl": "abc"}, {"articles.jsonl": None}, {}, "x"):
         meta_path.write_text(json.dumps({**meta, "files": files}))
+        _sign(meta_path.parent)
         with pytest.raises(IndexCorruptError, match="meta.json|articles.jsonl"):
             open_ix(five_story_index.path).list()
     for broken in ({**meta, "embedding": [1]}, {**meta, "chunker": {"chunk_size": "x"}}, [1, 2, 3]):
         meta_path.write_text(json.dumps(broken))
+        _sign(meta_path.parent)
         assert open_ix(five_story_index.path).check() != []
 
 
@@ -278,7 +297,7 @@ def test_package_never_allows_pickle() -> None:
 
 # ----- inconsistent content under valid checksums (as a buggy writer would leave it) -------------------------------
 def _rewrite(live: Path, rel: str, data: bytes, **counts: int) -> None:
-    """Replace a data file and re-sign meta.json, so that only the consistency checks can notice."""
+    """Replace a data file and re-sign meta.json (and CURRENT), so that only the consistency checks can notice."""
     from index.storage import sha256_file
 
     (live / rel).write_bytes(data)
@@ -286,6 +305,14 @@ def _rewrite(live: Path, rel: str, data: bytes, **counts: int) -> None:
     meta["files"][rel] = {"bytes": len(data), "sha256": sha256_file(live / rel)}
     meta["counts"].update(counts)
     (live / META).write_text(json.dumps(meta))
+    _sign(live)
+
+
+def _sign(live: Path) -> None:
+    """Point CURRENT at ``live`` with its meta.json's present checksum, as a buggy writer would."""
+    from index.storage import sha256_file
+
+    (live.parent / "CURRENT").write_text(f"{live.name} {sha256_file(live / META)}\n")
 
 
 def _lines(path: Path) -> list[str]:
@@ -329,3 +356,133 @@ def test_inconsistent_files_with_valid_checksums_are_refused(five_story_index, o
     extra.update(doc_id="f" * 16, key="/news/orphan.txt", title="Orphan")
     _rewrite(live, ARTICLES, ("".join(articles) + json.dumps(extra) + "\n").encode(), articles=6)
     assert open_ix(root).check() == [f"article {'f' * 16} (Orphan) has no chunks"]
+
+
+# ----- a generation renamed into place but never made live ----------------------------------------------------
+def test_the_next_writer_keeps_the_live_generation_and_removes_the_orphan(five_story_index, open_ix, story,
+                                                                          monkeypatch) -> None:
+    """Killed between renaming gen-N into place and switching CURRENT: gen-N was never live. The next ingest must
+    keep the generation CURRENT named (readers may be loading it) and delete the orphan, not the other way round."""
+    import index.storage
+
+    root = five_story_index.path
+    live_before = five_story_index._dir.current()
+    real_replace = os.replace
+
+    def killed_before_current(src, dst, *args, **kwargs):
+        if Path(dst).name == "CURRENT":
+            raise KeyboardInterrupt  # stands for the kill: gen-N is in place, CURRENT unchanged
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(index.storage.os, "replace", killed_before_current)
+    with pytest.raises(KeyboardInterrupt):
+        open_ix(root).add_articles([story(5)])
+    monkeypatch.setattr(index.storage.os, "replace", real_replace)
+    gens = sorted(p.name for p in root.iterdir() if p.name.startswith("gen-"))
+    orphan = gens[-1]
+    assert orphan != live_before and open_ix(root).check() == []
+
+    index = open_ix(root)
+    index.add_articles([story(6)])
+    names = {p.name for p in root.iterdir() if p.name.startswith("gen-")}
+    assert names == {live_before, index._dir.current()}, names
+    assert orphan not in names
+    assert story(5).doc_id not in ids(index) and story(6).doc_id in ids(index)
+
+
+# ----- structures that scoring indexes into, damaged under valid checksums ---------------------------------------
+def _npy(array: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _bm25_cases(live: Path) -> dict[str, tuple[str, bytes]]:
+    bm = live / "bm25"
+    data, indices, indptr = (np.load(bm / f"{n}.csc.index.npy", allow_pickle=False) for n in ("data", "indices", "indptr"))
+    vocab = json.loads((bm / "vocab.index.json").read_text(encoding="utf-8"))
+    word = next(t for t in vocab if t)
+    return {
+        "indices past the last chunk": ("bm25/indices.csc.index.npy", _npy(np.where(indices == indices.max(), 10**6, indices).astype(indices.dtype))),
+        "negative index": ("bm25/indices.csc.index.npy", _npy(np.concatenate([[-1], indices[1:]]).astype(np.int64))),
+        "indices shorter than data": ("bm25/indices.csc.index.npy", _npy(indices[:-1])),
+        "indices as a matrix": ("bm25/indices.csc.index.npy", _npy(indices.reshape(1, -1))),
+        "indptr past the data": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:-1], [indptr[-1] + 50]]).astype(indptr.dtype))),
+        "indptr falling": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:1], indptr[2:3], indptr[1:2], indptr[3:]]).astype(indptr.dtype))),
+        "indptr of floats": ("bm25/indptr.csc.index.npy", _npy(indptr.astype(np.float64))),
+        "scores not finite": ("bm25/data.csc.index.npy", _npy(np.full_like(data, np.nan))),
+        "vocabulary id past the columns": ("bm25/vocab.index.json", json.dumps({**vocab, word: len(indptr) + 5}).encode()),
+    }
+
+
+@pytest.mark.parametrize("case", ["indices past the last chunk", "negative index", "indices shorter than data",
+                                  "indices as a matrix", "indptr past the data", "indptr falling", "indptr of floats",
+                                  "scores not finite", "vocabulary id past the columns"])
+def test_bm25_arrays_out_of_bounds_are_refused_and_ask_shows_no_traceback(case, five_story_index, open_ix, capsys) -> None:
+    root, live = five_story_index.path, five_story_index._dir.live()
+    rel, data = _bm25_cases(live)[case]
+    _rewrite(live, rel, data)
+    problems = open_ix(root).check()
+    assert len(problems) == 1 and problems[0].startswith("bm25/ ") and "\n" not in problems[0], problems
+    with pytest.raises(IndexCorruptError, match="bm25/"):
+        open_ix(root).search("story paragraph council harbor", k=3, mode="lexical")
+    capsys.readouterr()
+    assert main(["ask", "What did the council say about the harbor?", "--index", str(root), "--reader", "heuristic"]) == 1
+    err = capsys.readouterr().err
+    assert "bm25/" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_vectors_file_of_another_faiss_type_is_refused(five_story_index, open_ix) -> None:
+    import faiss
+
+    root, live = five_story_index.path, five_story_index._dir.live()
+    hnsw = faiss.IndexHNSWFlat(five_story_index.settings.dimension, 8)  # no reconstruct_n: removing would crash
+    hnsw.add(np.eye(len(five_story_index.snapshot().chunks), five_story_index.settings.dimension, dtype=np.float32))
+    faiss.write_index(hnsw, str(live / VECTORS))
+    _rewrite(live, VECTORS, (live / VECTORS).read_bytes())
+    problems = open_ix(root).check()
+    assert len(problems) == 1 and VECTORS in problems[0] and "inner-product" in problems[0], problems
+
+
+# ----- meta.json covered by CURRENT; indexes written before that ------------------------------------------------
+def test_current_holds_the_checksum_of_the_live_meta_json(five_story_index) -> None:
+    from index.storage import sha256_file
+
+    live = five_story_index._dir.live()
+    name, sha = (live.parent / "CURRENT").read_text().split()
+    assert name == live.name and sha == sha256_file(live / META)
+
+
+def test_an_index_whose_current_holds_only_the_name_loads_and_is_covered_on_the_next_write(
+        five_story_index, open_ix, story, capsys) -> None:
+    root = five_story_index.path
+    live = five_story_index._dir.live()
+    (root / "CURRENT").write_text(live.name + "\n")  # as written before CURRENT held meta.json's checksum
+    before = ids(open_ix(root))
+    assert open_ix(root).check() == [] and main(["check", "--index", str(root)]) == 0
+    open_ix(root).add_articles([story(7)])
+    assert len((root / "CURRENT").read_text().split()) == 2
+    assert ids(open_ix(root)) == before | {story(7).doc_id} and open_ix(root).check() == []
+
+
+def test_an_old_index_with_a_file_unlisted_and_flipped_is_refused(five_story_index, open_ix) -> None:
+    """No checksum in CURRENT to catch the edited meta.json: the file left out of its list is caught instead."""
+    root = five_story_index.path
+    live = five_story_index._dir.live()
+    (root / "CURRENT").write_text(live.name + "\n")
+    _unlist(live, ARTICLES)
+    _flip_byte(live / ARTICLES)
+    problems = open_ix(root).check()
+    assert len(problems) == 1 and f"{ARTICLES} in " in problems[0] and "not listed in meta.json" in problems[0]
+    with pytest.raises(IndexCorruptError, match=ARTICLES):
+        open_ix(root).list()
+
+
+def test_desktop_litter_in_a_generation_folder_is_ignored(five_story_index, open_ix) -> None:
+    """A hidden file a file manager drops (.DS_Store) is never read, so it must not make the index unreadable."""
+    root = five_story_index.path
+    live = five_story_index._dir.live()
+    (live / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    assert open_ix(root).check() == []
+    assert len(ids(open_ix(root))) == 5

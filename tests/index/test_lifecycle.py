@@ -173,3 +173,15 @@ def test_a_key_given_twice_in_one_ingest_keeps_its_last_version(index_dir: Path,
     assert ids(index) == {story(5, 2).doc_id, story(6).doc_id}
     index.add_articles([story(5, 3)])
     assert ids(open_ix(index_dir)) == {story(5, 3).doc_id, story(6).doc_id}
+
+
+@pytest.mark.parametrize("overrides,asked", [
+    ({"chunk_size": 400, "chunk_overlap": None}, "chunk size 400, overlap 40 (not set, the index's)"),
+    ({"chunk_size": None, "chunk_overlap": 10}, "chunk size 200 (not set, the index's), overlap 10"),
+    ({"chunk_size": 400, "chunk_overlap": 10}, "chunk size 400, overlap 10"),
+])
+def test_a_chunking_mismatch_names_both_sides_in_full(five_story_index: Index, open_ix, story, overrides, asked) -> None:
+    from index.errors import IndexMismatchError
+    with pytest.raises(IndexMismatchError) as err:
+        open_ix(five_story_index.path, **overrides).add_articles([story(99)])
+    assert str(err.value) == f"index built with chunk size 200, overlap 40; this configuration asks for {asked}"

@@ -165,3 +165,54 @@ def test_a_file_given_twice_is_read_and_warned_once(tmp_path: Path) -> None:
 def test_html_the_parser_rejects_is_a_warning() -> None:
     (item,) = load_bytes(b"<![<p>", "page.html", max_bytes=MAX)  # found by test_fuzz's HTML soup
     assert isinstance(item, IngestWarning) and item.source == "page.html" and "malformed markup" in item.reason
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_a_bom_are_read_as_text(codec: str) -> None:
+    """A file saved as "Unicode" by Windows Notepad is UTF-16 with a BOM: it is text, not a binary file."""
+    import codecs
+    bom = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
+           "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}.get(codec, b"")
+    data = bom + "Café opens\r\n\r\nThe café on Main Street opened on Monday.\n".encode(codec)
+    art = _one(data, "cafe.txt")
+    assert isinstance(art, Article), art
+    assert art.title == "Café opens" and "The café on Main Street" in art.text and "\x00" not in art.text
+
+
+def test_utf16_with_a_bom_but_broken_text_names_the_encoding() -> None:
+    warning = _warning(b"\xff\xfeA\x00\x00\xd8", "broken.txt")  # a lone surrogate
+    assert "not valid UTF-16 text" in warning.reason
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-link"])
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_a_fifo_or_device_named_txt_is_said_to_be_one_and_never_read(tmp_path: Path, kind: str, given: str) -> None:
+    import os
+    import threading
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    odd = folder / "odd.txt"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.symlink_to("/dev/zero")
+    (folder / "ok.txt").write_text("Fine\n\nA fine article about the harbour.\n", encoding="utf-8")
+    out: list = []
+    worker = threading.Thread(target=lambda: out.extend(load_paths([odd if given == "file" else folder], max_bytes=MAX)),
+                              daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "reading blocked"
+    warnings = [w for w in out if isinstance(w, IngestWarning)]
+    assert [w.source for w in warnings] == [str(odd)]
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
+    assert warnings[0].reason == f"is {what}, not a regular file"
+
+
+def test_a_fifo_swapped_in_after_the_walk_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+    from index.loaders import load_file
+    fifo = tmp_path / "late.txt"
+    os.mkfifo(fifo)
+    (warning,) = list(load_file(fifo, max_bytes=MAX))
+    assert warning.reason == "is a FIFO (named pipe), not a regular file"
