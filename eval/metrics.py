@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import collections
-import re
-import string
 from typing import Sequence
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation and articles, collapse whitespace."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+from qa.text import normalize_answer  # the one normalisation the metrics and the answer selector share
 
 
 def _tokens(text: str) -> list[str]:

@@ -11,15 +11,13 @@ into the probability that the span is the right answer. Its weights live in the 
 from __future__ import annotations
 
 import math
-import re
-import string
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from qa.heuristic import SPACY_MODEL
-from qa.text import content_words, question_type, sentence_around, words
+from qa.text import content_words, normalize_answer, question_type, sentence_around, words
 from qa.types import Passage, Span
 
 FEATURES = (
@@ -34,15 +32,6 @@ TYPE_LABELS = {
     "when": {"DATE", "TIME"},
     "where": {"GPE", "LOC", "FAC"},
 }
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """Lower case, no punctuation or articles, single spaces: the SQuAD answer normalisation."""
-    return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
-
-
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
@@ -122,7 +111,7 @@ class AnswerSelector:
         margins = [_margin(s) for s in spans]
         best_margin = max(margins)
         typed = self._type_matches(qtype, spans)
-        norm = [normalize(s.text) for s in spans]
+        norm = [normalize_answer(s.text) for s in spans]
         rows = []
         for i, span in enumerate(spans):
             p = span.passage

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import string
 
 _SENT_END = re.compile(r"(?<=[.!?])(?P<close>[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'’][A-Za-z0-9]+)*")
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = set(string.punctuation)
 _ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|St|Gen|Sen|Rep|Gov|Lt|Col|Sgt|Jr|Sr|Inc|Ltd|Co|No|vs|U\.S|U\.K|e\.g|i\.e)\.$")
 
 STOPWORDS = frozenset(
@@ -48,6 +51,14 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     first = next((s for s in spans if s[1] > start), (start, end))
     last = next((s for s in reversed(spans) if s[0] < end), (start, end))
     return min(first[0], start), max(last[1], end)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower-case, drop punctuation and articles, collapse whitespace (the official SQuAD normalisation)."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
 
 
 def words(text: str) -> list[str]:

@@ -11,7 +11,8 @@ import pytest
 
 from index import QAError
 from qa.readers import make_reader
-from qa.selector import FEATURES, AnswerSelector, SelectingReader, SelectorWeights, normalize
+from qa.selector import FEATURES, AnswerSelector, SelectingReader, SelectorWeights
+from qa.text import normalize_answer as normalize
 from qa.types import Passage, Span
 
 TEXT_A = "The council met on Monday. Seventeen women and 12 men attended the meeting in Leeds."
