@@ -110,7 +110,9 @@ class AnswerSelector:
         top_lexical = max((p.lexical_score or 0.0 for p in passages), default=0.0)
         margins = [_margin(s) for s in spans]
         best_margin = max(margins)
-        typed = self._type_matches(qtype, spans)
+        # The sentence around each span, in passage offsets: read by the overlap feature and by spaCy.
+        bounds = [sentence_around(s.passage.text, s.start - s.passage.start, s.end - s.passage.start) for s in spans]
+        typed = self._type_matches(qtype, spans, bounds)
         norm = [normalize_answer(s.text) for s in spans]
         rows = []
         for i, span in enumerate(spans):
@@ -120,7 +122,7 @@ class AnswerSelector:
                 if j != i and norm[j] == norm[i] and other.passage.doc_id != p.doc_id:
                     others[other.passage.doc_id] = max(others.get(other.passage.doc_id, 0.0), _sigmoid(margins[j]))
             span_words = content_words(span.text)
-            s0, s1 = sentence_around(p.text, span.start - p.start, span.end - p.start)
+            s0, s1 = bounds[i]
             sentence_words = content_words(p.text[s0:s1])
             rows.append([
                 margins[i],
@@ -170,16 +172,15 @@ class AnswerSelector:
         scored = [replace(s, score=float(pr)) for s, pr in zip(cands, probs)]
         return sorted(scored, key=lambda s: (-s.score, s.start))
 
-    def _type_matches(self, qtype: str, spans: Sequence[Span]) -> list[float]:
-        """1.0 where an entity of the asked-for type overlaps the span, else 0.0 (all 0 for untyped questions)."""
+    def _type_matches(self, qtype: str, spans: Sequence[Span], bounds: Sequence[tuple[int, int]]) -> list[float]:
+        """1.0 where an entity of the asked-for type overlaps the span, else 0.0 (all 0 for untyped questions).
+
+        ``bounds`` are the sentences around the spans, in passage offsets: spaCy reads each sentence once.
+        """
         labels = TYPE_LABELS.get(qtype)
         if not labels:
             return [0.0] * len(spans)
         self.warm_up()
-        bounds = []
-        for span in spans:
-            p = span.passage
-            bounds.append(sentence_around(p.text, span.start - p.start, span.end - p.start))
         texts = {(id(s.passage), b): s.passage.text[b[0]:b[1]] for s, b in zip(spans, bounds)}
         docs = dict(zip(texts, self._nlp.pipe(texts.values())))
         out = []
