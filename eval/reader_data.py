@@ -132,16 +132,16 @@ def news_examples(texts: dict[str, str], questions: Sequence[NewsQuestion], *, n
     """Chunk-level examples (see the module docstring); ``negatives`` answerless chunks per question."""
     chunker = chunker if chunker is not None else Chunker()
     chunks = []  # (article id, start, text)
+    by_article: dict[str, list[tuple[str, int, str]]] = {}
     for aid, text in texts.items():
         for ch in chunker.split(Article(doc_id=aid, key=aid, title="", text=text, source=aid)):
             chunks.append((aid, ch.start, ch.text))
+            by_article.setdefault(aid, []).append(chunks[-1])
     lexical = LexicalIndex.build([c[2] for c in chunks])
     rng = random.Random(seed)
     out: list[Example] = []
     for q in questions:
-        for aid, start, text in chunks:
-            if aid != q.article:
-                continue
+        for _, start, text in by_article.get(q.article, []):
             inside = [(t, s - start) for t, s in q.answers if start <= s and s + len(t) <= start + len(text)]
             if inside:
                 out.append(Example(q.qid, q.article, text, q.question, tuple(t for t, _ in inside), inside[0][1], "news"))
