@@ -79,20 +79,23 @@ def open_index(scope: Sequence[QuestionSet], name: str) -> Index:
 
 
 def collect(name: str, questions: Sequence[Question], retriever: Retriever, reader: NeuralReader,
-            selector: AnswerSelector, work: Path) -> dict[str, Any]:
-    """Candidates of every question, their features and labels; cached in ``work``."""
+            selector: AnswerSelector, work: Path, digest: str) -> dict[str, Any]:
+    """Candidates of every question, their features and labels; cached in ``work``.
+
+    ``digest`` is ``model_digest(reader)``: the cache is kept only for that very model.
+    """
     arrays, meta_path = work / f"{name}.npz", work / f"{name}.json"
     # The cache holds only what this very reader, candidate count and question list produced.
-    key = {"ids": [q.id for q in questions], "model_sha256": model_digest(reader),
+    key = {"ids": [q.id for q in questions], "model_sha256": digest,
            "max_candidates": selector.max_candidates, "k": K, "features": list(FEATURES)}
     if arrays.is_file() and meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if all(meta.get(k) == v for k, v in key.items()):
             with np.load(arrays, allow_pickle=False) as data:
-                return {**meta, "x": data["x"], "qrow": data["qrow"]}
+                return {**meta, "x": data["x"]}
         print(f"  {name}: the cache in {work} is for another reader or question list: reading again", flush=True)
     drop_gold = name.endswith("without_article")
-    rows, qrow, texts, raw = [], [], [], []
+    rows, texts, raw = [], [], []
     t0 = time.monotonic()
     for n, q in enumerate(questions):
         passages = retriever.retrieve(q.question, 3 * K if drop_gold else K)
@@ -101,7 +104,6 @@ def collect(name: str, questions: Sequence[Question], retriever: Retriever, read
         spans = reader.read(q.question, passages)
         cands = selector.candidates(spans)
         rows.append(selector.features(q.question, passages, cands))
-        qrow.extend([n] * len(cands))
         texts.append([c.text for c in cands])
         raw.append([c.score for c in cands])
         if (n + 1) % 200 == 0:
@@ -109,9 +111,9 @@ def collect(name: str, questions: Sequence[Question], retriever: Retriever, read
     x = np.concatenate(rows) if rows else np.zeros((0, len(FEATURES)))
     golds = [[] if drop_gold else list(q.answers) for q in questions]
     meta = {**key, "golds": golds, "texts": texts, "raw": raw}
-    np.savez(arrays, x=x, qrow=np.asarray(qrow, dtype=np.int64))
+    np.savez(arrays, x=x)
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
-    return {**meta, "x": x, "qrow": np.asarray(qrow, dtype=np.int64)}
+    return {**meta, "x": x}
 
 
 def model_digest(reader: NeuralReader) -> str:
@@ -198,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     reader = NeuralReader(args.folder, threshold=0.0, rank_weight=0.0)
     selector = AnswerSelector(max_candidates=args.max_candidates)
+    digest = model_digest(reader)
     data: dict[str, dict[str, Any]] = {}
     retrievers: dict[str, Retriever] = {}
     for name, (questions, scope, index_name) in question_sets().items():
@@ -207,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             retrievers[index_name] = Retriever(open_index(scope, index_name))
         questions = questions[: args.limit]
         print(f"{name}: {len(questions)} questions", flush=True)
-        data[name] = collect(name, questions, retrievers[index_name], reader, selector, args.work)
+        data[name] = collect(name, questions, retrievers[index_name], reader, selector, args.work, digest)
     weights = calibrate(data["fit"], fit([data["fit"], data["fit_without_article"]], args.c))
     scorer = AnswerSelector(weights)
     choose_on = [data["newsqa_dev"], data["squad_validation"]]
