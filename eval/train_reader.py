@@ -176,7 +176,6 @@ def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, A
     frozen = [model.bert.embeddings, *model.bert.encoder.layer[: args.freeze_layers]]
     for module in frozen:
         module.requires_grad_(False)
-    model.bert.embeddings.eval()  # no dropout in a frozen module: its output is the same every step
     upper = model.bert.encoder.layer[args.freeze_layers:]
     states: list[torch.Tensor] | None = None
     if args.freeze_layers > 0:
@@ -200,7 +199,7 @@ def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, A
             hidden = model.bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
         return hidden, batch["attention_mask"]
     model.train()
-    model.bert.embeddings.eval()
+    model.bert.embeddings.eval()  # no dropout in a frozen module: its output is the same every step
     t0 = last_save = last_log = time.monotonic()
     step = seen = 0
     stopped = False

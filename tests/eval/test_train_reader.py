@@ -59,39 +59,36 @@ def test_cached_lower_layers_give_the_full_models_logits(tiny_model: Path) -> No
 
 
 @pytest.mark.slow
-def test_short_run_updates_only_the_unfrozen_layers_and_saves_a_loadable_reader(tiny_model: Path, tmp_path: Path) -> None:
+def _short_run(tiny_model: Path, out: Path, **settings) -> tuple[dict, dict[str, bool]]:
+    """Train the tiny model on 8 examples; returns the report and, per weight, whether it stayed the same."""
     before = AutoModelForQuestionAnswering.from_pretrained(tiny_model, dtype=torch.float32).state_dict()
     examples = [_example("How many women attended?", "Seventeen"), _example("Who is the mayor?", None)] * 4
-    args = argparse.Namespace(
-        init=tiny_model, out=tmp_path / "reader", max_length=64, stride=16, batch_size=4, epochs=2.0, lr=1e-3,
-        freeze_layers=1, max_minutes=None, save_minutes=60.0, seed=0, bf16=False,
-    )
+    args = argparse.Namespace(init=tiny_model, out=out, max_length=64, stride=16, batch_size=4, lr=1e-3,
+                              max_minutes=None, save_minutes=60.0, seed=0, **settings)
     report = train(args, examples)
+    after = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32).state_dict()
+    # Saved in fp16: compare at that precision.
+    return report, {k: torch.equal(before[k].half(), after[k].half()) for k in before}
+
+
+@pytest.mark.slow
+def test_short_run_updates_only_the_unfrozen_layers_and_saves_a_loadable_reader(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reader"
+    report, same = _short_run(tiny_model, out, epochs=2.0, freeze_layers=1, bf16=False)
     assert report["steps"] == report["planned_steps"] == 4
     assert report["windows_seen"] == 16
-    after = AutoModelForQuestionAnswering.from_pretrained(args.out, dtype=torch.float32).state_dict()
-    # Saved in fp16: compare at that precision.
-    same = {k: torch.equal(before[k].half(), after[k].half()) for k in before}
     assert all(same[k] for k in same if k.startswith(("bert.embeddings.", "bert.encoder.layer.0.")))
     assert not same["qa_outputs.weight"]
     assert not same["bert.encoder.layer.1.output.dense.weight"]
     passage = Passage("d", "Council", None, "t", 0, CONTEXT, 0, len(CONTEXT), 1.0)
-    spans = NeuralReader(args.out).read("How many women attended?", [passage])
+    spans = NeuralReader(out).read("How many women attended?", [passage])
     assert spans and all(CONTEXT[s.start:s.end] == s.text for s in spans)
 
 
 @pytest.mark.slow
 def test_all_layers_train_in_bf16_and_the_embeddings_stay_frozen(tiny_model: Path, tmp_path: Path) -> None:
-    before = AutoModelForQuestionAnswering.from_pretrained(tiny_model, dtype=torch.float32).state_dict()
-    examples = [_example("How many women attended?", "Seventeen"), _example("Who is the mayor?", None)] * 4
-    args = argparse.Namespace(
-        init=tiny_model, out=tmp_path / "reader", max_length=64, stride=16, batch_size=4, epochs=1.0, lr=1e-3,
-        freeze_layers=0, max_minutes=None, save_minutes=60.0, seed=0, bf16=True,
-    )
-    report = train(args, examples)
+    report, same = _short_run(tiny_model, tmp_path / "reader", epochs=1.0, freeze_layers=0, bf16=True)
     assert report["steps"] == 2 and report["windows_seen"] == 8
-    after = AutoModelForQuestionAnswering.from_pretrained(args.out, dtype=torch.float32).state_dict()
-    same = {k: torch.equal(before[k].half(), after[k].half()) for k in before}
     assert all(same[k] for k in same if k.startswith("bert.embeddings."))
     assert not same["bert.encoder.layer.0.output.dense.weight"] and not same["bert.encoder.layer.1.output.dense.weight"]
     assert not same["qa_outputs.weight"]
