@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CHUNK_SIZE = 800
 DEFAULT_CHUNK_OVERLAP = 160
 DEFAULT_SEPARATORS: tuple[str, ...] = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", "")
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """When a segment gets an approximate dense index, and how hard it searches.
+
+    ``min_rows``: segments this long or longer get one (FAISS IVF, about sqrt(rows) lists, 8-bit codes);
+    ``nprobe``: lists visited per query; ``rerank``: candidates fetched per wanted hit, re-scored exactly.
+    """
+
+    min_rows: int = 200_000
+    nprobe: int = 48
+    rerank: int = 4
+
+
+@dataclass(frozen=True)
+class MergePolicy:
+    """When segments are merged after a write (index.merge.choose_merge).
+
+    Segments are put in levels by size: level ``L`` holds segments of about ``min_chunks * factor**L`` live
+    chunks. ``factor`` adjacent segments of one level are merged into one; a segment that has lost at least
+    ``expunge_deleted`` of its chunks to deletions is rewritten; beyond ``max_segments`` the smallest run of
+    ``factor`` is merged whatever the levels. Merges larger than ``max_merge_chunks`` are left to ``qa compact``.
+    """
+
+    factor: int = 10
+    min_chunks: int = 1_000
+    expunge_deleted: float = 0.5
+    max_segments: int = 40
+    max_merge_chunks: int = 5_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,7 +47,10 @@ class IndexConfig:
     ``model`` is ``all-MiniLM-L6-v2`` (the packaged copy) or a path to any local
     sentence-transformers folder. ``model``, ``chunk_size`` and ``chunk_overlap`` left as None
     adopt the settings of an existing index (and the defaults below for a new one); given
-    explicitly, they must match an existing index.
+    explicitly, they must match an existing index. ``ann`` and ``merge`` say when large segments get an
+    approximate index and when segments are merged. A segment is checked against its SHA-256 checksums
+    when this process first reads it: at once when its files total at most ``verify_sync_bytes``, in a
+    background thread otherwise (a mismatch then fails every later call; ``qa check`` always checks all).
     """
 
     model: str | None = None
@@ -27,6 +60,9 @@ class IndexConfig:
     batch_size: int = 32
     max_file_bytes: int = 20_000_000
     lock_timeout: float = 60.0
+    ann: AnnSettings = field(default_factory=AnnSettings)
+    merge: MergePolicy = field(default_factory=MergePolicy)
+    verify_sync_bytes: int = 256 * 2**20
 
     def __post_init__(self) -> None:
         size, overlap = self.resolved_chunking()
@@ -40,6 +76,10 @@ class IndexConfig:
             raise ValueError(f"max_file_bytes must be positive, got {self.max_file_bytes}")
         if self.lock_timeout < 0:
             raise ValueError(f"lock_timeout must be >= 0, got {self.lock_timeout}")
+        if self.merge.factor < 2 or self.merge.min_chunks < 1 or not 0 < self.merge.expunge_deleted <= 1:
+            raise ValueError(f"merge policy needs factor >= 2, min_chunks >= 1, expunge_deleted in (0, 1]: {self.merge}")
+        if self.ann.min_rows < 1 or self.ann.nprobe < 1 or self.ann.rerank < 1:
+            raise ValueError(f"ann settings must be positive: {self.ann}")
 
     def resolved_model(self) -> str:
         return self.model if self.model is not None else DEFAULT_MODEL

@@ -1,31 +1,35 @@
-"""The article index: ingest, remove, list, search (hybrid dense + BM25), check."""
+"""The article index: ingest, remove, list, search (hybrid dense + BM25), merge, check."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 
-from index.chunker import Chunker
+from index.build import legacy_segment, new_segment
 from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
-from index.lexical import LexicalIndex
+from index.legacy import read_legacy
+from index.lexical import bm25_scores
 from index.loaders import load_paths
+from index.merge import choose_merge, merge
 from index.plan import plan_ingest
-from index.snapshot import Settings, Snapshot, settings_from_meta
-from index.storage import IndexDir
-from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWarning
+from index.segment import Segment, SegmentData
+from index.snapshot import CommitPoint, SegmentRef, Settings, View, now, settings_from_meta
+from index.storage import IndexDir, is_legacy
+from index.types import Alias, Article, ArticleInfo, Hit, IngestReport, IngestWarning
+from index.verify import SegmentCache
 
 Progress = Callable[[int, int], None]
 SearchMode = Literal["hybrid", "dense", "lexical"]
 _RRF_K = 60
-_EMBED_STEP = 256
+_KEEP = object()  # "leave the tuning as it is" in _commit
 
 
 def _asked(value: int | None, built: int) -> str:
@@ -38,6 +42,7 @@ class Index:
 
     Settings left None in ``config`` adopt those the index was built with (the defaults for a new
     index); settings given must match an existing index, or loading raises ``IndexMismatchError``.
+    Each write adds one segment and a commit point (README, "Index format"), so it costs what it adds.
 
     Example:
         >>> idx = Index("qa-index")
@@ -50,9 +55,10 @@ class Index:
         self.config = config if config is not None else IndexConfig()
         self._dir = IndexDir(self.path)
         self._embedder = embedder
-        self._snap: Snapshot | None = None
+        self._segments = SegmentCache(self._dir, self.config)
+        self._view: View | None = None
         self._gen: str | None = None
-        self._mutex = threading.RLock()  # guards _snap/_gen: held briefly, so readers never wait for an ingest
+        self._mutex = threading.RLock()  # guards _view/_name: held briefly, so readers never wait for an ingest
         self._write_mutex = threading.Lock()  # one writer at a time in this process (the flock does it across)
 
     # ----- reading -------------------------------------------------------------------------
@@ -60,24 +66,33 @@ class Index:
     def exists(self) -> bool:
         return self._dir.current() is not None
 
-    def snapshot(self) -> Snapshot:
-        """The live state, reloaded when another writer (thread or process) has committed since."""
+    def snapshot(self) -> View:
+        """The live commit point, reloaded when another writer (thread or process) has committed since.
+
+        A format-1 index is upgraded in place first (once, under the writer lock; see ``upgrade``).
+        """
         with self._mutex:
             while True:
-                gen = self._dir.current()
-                if gen is None:
+                pointer = self._dir.pointer()
+                if pointer is None:
                     raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
-                if gen == self._gen and self._snap is not None:
-                    return self._snap
+                name, sha = pointer
+                if name == self._gen and self._view is not None:
+                    return self._view
+                if is_legacy(name):
+                    self.upgrade()
+                    continue
                 try:
-                    gen, folder, meta = self._dir.live_meta()
-                    self._check_settings(settings_from_meta(meta))
-                    self._dir.verify_files(folder, meta)
-                    self._snap, self._gen = Snapshot.load(folder, meta), gen
+                    assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
+                    point = CommitPoint.from_json(self._dir.read_commit(name, sha))
+                    self._check_settings(point.settings)
+                    view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
                 except (IndexCorruptError, OSError):
-                    if self._dir.current() == gen:
+                    if self._dir.current() == name:
                         raise
-                    # a writer committed twice while we read, and cleaned up the generation we were reading
+                    continue  # a writer committed twice while we read, and cleaned up what we were reading
+                self._view, self._gen = view, name
+                return view
 
     def _check_settings(self, built: Settings) -> None:
         if self.config.model is not None and self.config.model != built.model:
@@ -97,50 +112,68 @@ class Index:
     def embedder(self) -> Embedder:
         with self._mutex:
             if self._embedder is None:
-                model = self._snap.settings.model if self._snap else self.config.resolved_model()
+                model = self._view.settings.model if self._view else self.config.resolved_model()
                 self._embedder = Embedder(model, batch_size=self.config.batch_size)
             return self._embedder
 
     def list(self) -> list[ArticleInfo]:
         """Every article with its chunk count, in ingest order."""
-        snap = self.snapshot()
-        counts: dict[str, int] = {}
-        for ch in snap.chunks:
-            counts[ch.doc_id] = counts.get(ch.doc_id, 0) + 1
-        return [ArticleInfo(a.doc_id, a.title, a.date, a.source, counts.get(a.doc_id, 0)) for a in snap.articles.values()]
+        view = self.snapshot()
+        out = []
+        for i, seg in enumerate(view.segments):
+            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+            live = view.live_articles[i]
+            for row in range(seg.n_articles):
+                if live is None or live[row]:
+                    rec = seg.record(row)
+                    out.append(ArticleInfo(str(rec["doc_id"]), str(rec["title"]), rec["date"], str(rec["source"]), int(counts[row])))
+        return out
 
     def article(self, doc_id: str) -> Article:
-        try:
-            return self.snapshot().articles[doc_id]
-        except KeyError:
-            raise QAError(f"no article with id {doc_id} in {self.path}") from None
+        art = self.snapshot().article(doc_id)
+        if art is None:
+            raise QAError(f"no article with id {doc_id} in {self.path}")
+        return art
+
+    def tuning(self) -> dict | None:
+        """Values fitted on the user's own questions and stored with the index (e.g. a threshold), or None."""
+        return self.snapshot().point.tuning
 
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
-        snap = self.snapshot()
-        meta = self._dir.live_meta()[2]
+        view = self.snapshot()
+        deleted = sum(s.n_chunks for s in view.segments) - view.n_chunks
         return {
-            "path": str(self.path), "generation": self._gen, "format_version": meta.get("format_version"),
-            "package_version": meta.get("package_version"), "created": meta.get("created"), "updated": meta.get("updated"),
-            "model": snap.settings.model, "dimension": snap.settings.dimension,
-            "chunk_size": snap.settings.chunk_size, "chunk_overlap": snap.settings.chunk_overlap,
-            "articles": len(snap.articles), "chunks": len(snap.chunks),
+            "path": str(self.path), "generation": self._gen, "format_version": 2,
+            "created": view.point.created, "model": view.settings.model, "dimension": view.settings.dimension,
+            "chunk_size": view.settings.chunk_size, "chunk_overlap": view.settings.chunk_overlap,
+            "articles": view.n_articles, "chunks": view.n_chunks, "segments": len(view.segments),
+            "deleted_chunks": deleted, "approximate_segments": sum(s.dense.has_ann for s in view.segments),
+            "tuning": view.point.tuning,
         }
 
     def check(self) -> list[str]:
-        """Problems found by re-reading the live generation from disk (empty when the index is sound)."""
+        """Problems found by re-reading the live commit point from disk, every checksum included (empty when sound)."""
         try:
-            _, folder, meta = self._dir.live_meta()
-            settings_from_meta(meta)
-            self._dir.verify_files(folder, meta)
-            snap = Snapshot.load(folder, meta)
+            pointer = self._dir.pointer()
+            if pointer is None:
+                raise IndexNotFoundError(f"no index at {self.path}")
+            if is_legacy(pointer[0]):
+                return [f"index at {self.path} is in format 1; upgrade it with: qa upgrade --index {self.path}"]
+            point = CommitPoint.from_json(self._dir.read_commit(pointer[0], pointer[1] or ""))
+            view = View(point, [self._segments.load_verified(ref, point.settings.dimension) for ref in point.segments])
         except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
             return [str(exc)]
-        problems = []
-        with_chunks = {c.doc_id for c in snap.chunks}
-        for doc_id, art in snap.articles.items():
-            if doc_id not in with_chunks:
-                problems.append(f"article {doc_id} ({art.title[:40]}) has no chunks")
+        problems: list[str] = []
+        for i, seg in enumerate(view.segments):
+            problems += seg.check_offsets()
+            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+            for row in np.flatnonzero(counts == 0):
+                if view.live_articles[i] is None or view.live_articles[i][row]:
+                    problems.append(f"article {seg.keys[0][row]} ({seg.record(int(row))['title'][:40]}) has no chunks")
+        for key, alias in view.aliases.items():
+            if alias.doc_id not in view:
+                problems.append(f"alias {key[:60]} names article {alias.doc_id}, which is not in the index")
         return problems
 
     # ----- search --------------------------------------------------------------------------
@@ -154,46 +187,49 @@ class Index:
             query.encode("utf-8")  # the tokenizer raises TypeError on lone surrogates (undecodable argv bytes)
         except UnicodeEncodeError:
             raise QAError("the question is not valid Unicode text (it holds an unpaired surrogate)") from None
-        snap = self.snapshot()
-        if not snap.chunks:
+        view = self.snapshot()
+        view.check_failures()
+        if not view.n_chunks:
             return []
-        depth = min(len(snap.chunks), max(5 * k, 50))
-        dense: dict[int, tuple[int, float]] = {}
-        lexical: dict[int, tuple[int, float]] = {}
+        depth = min(view.n_chunks, max(5 * k, 50))
+        where: dict[int, tuple[int, int]] = {}  # chunk id -> (segment position, row)
+        rankings: list[dict[int, tuple[int, float]]] = []
         if mode != "lexical":
-            if self.embedder.dimension != snap.settings.dimension:
+            if self.embedder.dimension != view.settings.dimension:
                 raise IndexMismatchError(
-                    f"index built with dimension {snap.settings.dimension}; model {self.embedder.model} "
+                    f"index built with dimension {view.settings.dimension}; model {self.embedder.model} "
                     f"gives {self.embedder.dimension}"
                 )
-            scores, rows = snap.vectors.search(self.embedder.embed([query]), depth)
-            dense = {int(r): (rank, float(s)) for rank, (r, s) in enumerate(zip(rows[0], scores[0])) if r >= 0}
+            q = self.embedder.embed([query])[0]
+            found = [(i, *seg.dense.search(q, depth, view.live_chunks[i])) for i, seg in enumerate(view.segments)]
+            rankings.append(_top(view, [(i, rows, scores) for i, scores, rows in found], depth, where))
         if mode != "dense":
-            bm = snap.lexical.scores(query)
-            top = np.argsort(-bm, kind="stable")[:depth]
-            lexical = {int(r): (rank, float(bm[r])) for rank, r in enumerate(top) if bm[r] > 0}
+            parts, total = view.postings
+            found_lex = bm25_scores(query, parts, view.n_chunks, total)
+            rankings.append(_top(view, [(i, rows, scores) for i, (rows, scores) in enumerate(found_lex)], depth, where))
         fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
-            for row, (rank, _) in ranking.items():
-                fused[row] = fused.get(row, 0.0) + 1.0 / (_RRF_K + rank + 1)
-        best = sorted(fused, key=lambda r: (-fused[r], r))[:k]
-        return [
-            Hit(
-                chunk=snap.chunks[r], article=snap.articles[snap.chunks[r].doc_id], score=fused[r],
-                dense_score=dense[r][1] if r in dense else None,
-                lexical_score=lexical[r][1] if r in lexical else None,
-            )
-            for r in best
-        ]
+        for ranking in rankings:
+            for cid, (rank, _) in ranking.items():
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        dense = rankings[0] if mode != "lexical" else {}
+        lexical = rankings[-1] if mode != "dense" else {}
+        hits = []
+        for cid in sorted(fused, key=lambda c: (-fused[c], c))[:k]:
+            i, row = where[cid]
+            seg = view.segments[i]
+            art = seg.article(int(seg.chunks[row, 0]))
+            hits.append(Hit(chunk=view.chunk(i, row, art), article=art, score=fused[cid],
+                            dense_score=dense[cid][1] if cid in dense else None,
+                            lexical_score=lexical[cid][1] if cid in lexical else None))
+        return hits
 
     # ----- writing -------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str | os.PathLike[str]], *, progress: Progress | None = None,
                   on_warning: Callable[[IngestWarning], None] | None = None) -> IngestReport:
         """Ingest files and folders; unreadable files become warnings and the rest is indexed."""
-        max_bytes = self.config.max_file_bytes
         articles: list[Article] = []
         warnings: list[IngestWarning] = []
-        for item in load_paths(paths, max_bytes=max_bytes):
+        for item in load_paths(paths, max_bytes=self.config.max_file_bytes):
             if isinstance(item, IngestWarning):
                 warnings.append(item)
                 if on_warning:
@@ -207,83 +243,211 @@ class Index:
         """Add articles; an article whose key is already indexed with other content replaces it.
 
         Text held by several keys (copies of a file) is stored once; editing one copy keeps the others'.
+        The write costs what it adds: one new segment, and a commit point marking replaced articles deleted.
         """
         began = time.monotonic()
-        with self._write_mutex, self._dir.lock(self._lock_timeout()):
-            base = self._latest()
-            plan = plan_ingest(base.articles, base.aliases, articles)
+        given = list(articles)
+        with self._writing() as view:
+            touched = _touched(view, given) if view else {}
+            plan = plan_ingest(touched, view.aliases if view else {}, given)
             n_chunks = 0
             if plan.changed:
-                snap = self._without(base, plan.stale)
-                snap = dataclasses.replace(snap, articles={d: plan.kept[d] for d in snap.articles}, aliases=plan.aliases)
-                snap, n_chunks = self._with(snap, list(plan.new.values()), progress)
-                self._commit(snap)
+                moved = [a for d, a in plan.kept.items() if a is not touched[d]]
+                settings = view.settings if view else self.settings
+                data = new_segment(settings, list(plan.new.values()), moved, view, self._embed, progress)
+                n_chunks = int(np.count_nonzero(data.chunks[:, 0] < len(plan.new)))  # embedded, not copied
+                self._commit(view, data, plan.stale | {a.doc_id for a in moved}, plan.aliases, settings=settings)
+                self._merge_by_policy()
             return IngestReport(plan.added, plan.replaced, plan.unchanged, len(warnings), n_chunks,
                                 time.monotonic() - began, tuple(warnings))
 
     def remove(self, doc_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Remove articles by id; returns (removed, unknown). Space is reclaimed at once (no re-embedding).
+        """Remove articles by id; returns (removed, unknown). Rows are marked deleted (nothing is copied); merges
+        reclaim the space.
 
         Raises IndexNotFoundError where there is no index, IndexLockedError after ``lock_timeout``.
         """
         self.snapshot()  # no index: IndexNotFoundError, without loading a model or creating the folder
-        with self._write_mutex, self._dir.lock(self._lock_timeout()):
-            base = self.snapshot()
-            wanted = list(dict.fromkeys(doc_ids))
-            removed = [d for d in wanted if d in base.articles]
-            unknown = [d for d in wanted if d not in base.articles]
+        wanted = list(dict.fromkeys(doc_ids))
+        with self._writing() as view:
+            assert view is not None
+            removed = [d for d in wanted if d in view]
+            unknown = [d for d in wanted if d not in view]
             if removed:
-                self._commit(self._without(base, set(removed)))
+                gone = set(removed)
+                self._commit(view, None, gone, {k: a for k, a in view.aliases.items() if a.doc_id not in gone})
+                self._merge_by_policy()
             return removed, unknown
 
-    def _lock_timeout(self) -> float:
-        return self.config.lock_timeout
+    def compact(self) -> dict[str, int]:
+        """Merge every segment into one, dropping deleted rows (no re-embedding); returns before/after counts."""
+        self.snapshot()
+        with self._writing() as view:
+            assert view is not None
+            before = {"segments": len(view.segments), "deleted_chunks": sum(s.n_chunks for s in view.segments) - view.n_chunks}
+            if len(view.segments) > 1 or before["deleted_chunks"]:
+                self._merge(view, list(range(len(view.segments))))
+            after = self.snapshot()
+            return {**{f"{k}_before": v for k, v in before.items()}, "segments_after": len(after.segments)}
 
-    def _latest(self) -> Snapshot:
-        if self.exists:
-            snap = self.snapshot()
-            cfg, built = self.config, snap.settings
-            if (cfg.chunk_size not in (None, built.chunk_size)) or (cfg.chunk_overlap not in (None, built.chunk_overlap)):
-                raise IndexMismatchError(
-                    f"index built with chunk size {built.chunk_size}, overlap {built.chunk_overlap}; "
-                    f"this configuration asks for chunk size {_asked(cfg.chunk_size, built.chunk_size)}, "
-                    f"overlap {_asked(cfg.chunk_overlap, built.chunk_overlap)}"
-                )
-            return snap
-        return Snapshot.empty(self.settings)
+    def set_tuning(self, values: dict[str, Any] | None) -> None:
+        """Store ``values`` (JSON) with the index, in a new commit point; None clears them."""
+        self.snapshot()
+        with self._writing() as view:
+            assert view is not None
+            self._commit(view, None, set(), view.aliases, tuning=values)
 
-    def _without(self, snap: Snapshot, doc_ids: set[str]) -> Snapshot:
-        if not doc_ids:
-            return snap
-        keep = np.array([c.doc_id not in doc_ids for c in snap.chunks], dtype=bool)
-        chunks = tuple(
-            Chunk(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(c for c, k in zip(snap.chunks, keep) if k)
-        )
-        articles = {d: a for d, a in snap.articles.items() if d not in doc_ids}
-        aliases = {k: held for k, held in snap.aliases.items() if held.doc_id not in doc_ids}
-        # BM25 is left stale here and in _with: _commit builds it once from the final chunks.
-        return dataclasses.replace(snap, articles=articles, chunks=chunks, vectors=snap.vectors.without(keep),
-                                   aliases=aliases)
+    def upgrade(self) -> bool:
+        """Rewrite a format-1 index as one segment, in place and atomically (no re-embedding).
 
-    def _with(self, snap: Snapshot, new: list[Article], progress: Progress | None) -> tuple[Snapshot, int]:
-        s = snap.settings
-        chunker = Chunker(chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, separators=s.separators)
-        chunks = list(snap.chunks)
-        fresh: list[Chunk] = []
-        for art in new:
-            fresh.extend(chunker.split(art, first_id=len(chunks) + len(fresh)))
-        vectors = snap.vectors.copy()
-        for lo in range(0, len(fresh), _EMBED_STEP):
-            vectors.add(self.embedder.embed([c.text for c in fresh[lo : lo + _EMBED_STEP]]))
-            if progress:
-                progress(min(lo + _EMBED_STEP, len(fresh)), len(fresh))
-        chunks.extend(fresh)
-        articles = {**snap.articles, **{a.doc_id: a for a in new}}
-        return dataclasses.replace(snap, articles=articles, chunks=tuple(chunks), vectors=vectors), len(fresh)
+        Returns whether there was anything to upgrade. Prints one line to stderr when it upgrades.
+        """
+        with self._write_mutex, self._dir.lock(self.config.lock_timeout):
+            pointer = self._dir.pointer()
+            if pointer is None or not is_legacy(pointer[0]):
+                return False
+            name, sha = pointer
+            folder = self.path / name
+            if not folder.is_dir():
+                raise IndexCorruptError(f"{self.path / 'CURRENT'} names {name}, which is missing")
+            meta = self._dir.read_meta(folder, sha)
+            settings = settings_from_meta(meta, versions=(1,))
+            self._dir.verify_files(folder, meta)
+            old = read_legacy(folder, meta, settings.dimension)
+            point = CommitPoint(settings, str(meta.get("created", now())), (), dict(old.aliases))
+            data = legacy_segment(old)
+            seg_name, seg_sha = self._dir.write_segment(lambda f: data.save(f, self.config.ann))
+            point = CommitPoint(point.settings, point.created, (SegmentRef(seg_name, seg_sha),), point.aliases)
+            self._dir.commit(point.to_json({"articles": len(old.articles), "chunks": len(old.chunks), "segments": 1}))
+            print(f"upgraded the index at {self.path} from format 1 to 2 (no re-embedding)", file=sys.stderr)
+            return True
 
-    def _commit(self, snap: Snapshot) -> None:
-        """Rebuild BM25 over the final chunks, write the generation, then publish it to readers."""
-        snap = dataclasses.replace(snap, lexical=LexicalIndex.build([c.text for c in snap.chunks]))
-        gen = self._dir.write(snap.save)
-        with self._mutex:
-            self._snap, self._gen = snap, gen
+    # ----- internals -----------------------------------------------------------------------
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed(list(texts))
+
+    def _writing(self):
+        return _Writing(self)
+
+    def _latest(self) -> View | None:
+        if not self.exists:
+            return None
+        view = self.snapshot()
+        cfg, built = self.config, view.settings
+        if (cfg.chunk_size not in (None, built.chunk_size)) or (cfg.chunk_overlap not in (None, built.chunk_overlap)):
+            raise IndexMismatchError(
+                f"index built with chunk size {built.chunk_size}, overlap {built.chunk_overlap}; "
+                f"this configuration asks for chunk size {_asked(cfg.chunk_size, built.chunk_size)}, "
+                f"overlap {_asked(cfg.chunk_overlap, built.chunk_overlap)}"
+            )
+        return view
+
+    def _commit(self, view: View | None, data: SegmentData | None, deleted: set[str], aliases: dict[str, Alias], *,
+                settings: Settings | None = None, tuning: Any = _KEEP, replace: Sequence[int] = ()) -> None:
+        """Publish a commit point: ``view``'s segments with ``deleted`` articles marked, ``data`` written as a
+        new segment (in place of segments ``replace``, or at the end), ``aliases`` and ``tuning``."""
+        point = view.point if view else CommitPoint(settings or self.settings, now())
+        refs = list(point.segments)
+        n_articles = view.n_articles if view else 0
+        n_chunks = view.n_chunks if view else 0
+        for doc_id in deleted:
+            where = view.locate(doc_id) if view else None
+            if where is None:
+                continue
+            i, row = where
+            refs[i] = SegmentRef(refs[i].name, refs[i].meta_sha256, tuple(sorted({*refs[i].deleted, row})))
+            n_articles -= 1
+            n_chunks -= int(np.count_nonzero(np.asarray(view.segments[i].chunks[:, 0]) == row))
+        if data is not None and len(data.articles):
+            name, sha = self._dir.write_segment(lambda folder: data.save(folder, self.config.ann))
+            new = SegmentRef(name, sha)
+            if replace:
+                n_articles -= sum(view.segments[i].n_articles - len(refs[i].deleted) for i in replace)
+                n_chunks -= sum(view.chunk_counts[i] for i in replace)
+                refs = refs[: replace[0]] + [new] + refs[replace[-1] + 1 :]
+            else:
+                refs.append(new)
+            n_articles += len(data.articles)
+            n_chunks += len(data.chunks)
+        elif replace:
+            refs = refs[: replace[0]] + refs[replace[-1] + 1 :]
+        fresh = CommitPoint(point.settings, point.created, tuple(refs), dict(aliases),
+                            point.tuning if tuning is _KEEP else tuning)
+        self._dir.commit(fresh.to_json({"articles": n_articles, "chunks": n_chunks, "segments": len(refs)}))
+        self.snapshot()
+
+    def _merge(self, view: View, positions: list[int]) -> None:
+        self._commit(view, merge(view, positions), set(), view.aliases, replace=positions)
+
+    def _merge_by_policy(self) -> None:
+        """Merge segments while the policy asks for it (the writer lock is held)."""
+        for _ in range(64):
+            view = self.snapshot()
+            positions = choose_merge(self.config.merge, view)
+            if positions is None:
+                return
+            self._merge(view, positions)
+
+
+class _Writing:
+    """The writer's critical section: this process's mutex, then the folder's lock; gives the latest view."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._lock = None
+
+    def __enter__(self) -> View | None:
+        self._index._write_mutex.acquire()
+        try:
+            self._lock = self._index._dir.lock(self._index.config.lock_timeout)
+            self._lock.__enter__()
+        except BaseException:
+            self._index._write_mutex.release()
+            raise
+        try:
+            self._index._dir.remove_leftovers()
+            return self._index._latest()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            assert self._lock is not None
+            self._lock.__exit__(*exc)
+        finally:
+            self._index._write_mutex.release()
+
+
+def _touched(view: View, given: Sequence[Article]) -> dict[str, Article]:
+    """The indexed articles an ingest of ``given`` can change or needs to see, in ingest order: those stored
+    under a key given (or named by its alias), those holding a given text, and every alias's article."""
+    ids: set[str] = set()
+    for art in given:
+        ids.update(view.doc_ids_of_key(art.key))
+        if art.doc_id in view:
+            ids.add(art.doc_id)
+    ids.update(a.doc_id for a in view.aliases.values() if a.doc_id in view)
+    ordered = sorted(ids, key=lambda d: view.locate(d) or (-1, -1))
+    return {d: art for d in ordered if (art := view.article(d)) is not None}
+
+
+def _top(view: View, found: list[tuple[int, np.ndarray, np.ndarray]], depth: int,
+         where: dict[int, tuple[int, int]]) -> dict[int, tuple[int, float]]:
+    """Chunk id -> (rank, score) of the ``depth`` best of every segment's (rows, scores), ties to the lower id."""
+    ids = [view.chunk_ids(i, rows) for i, rows, _ in found]
+    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+    all_scores = np.concatenate([s for _, _, s in found]) if found else np.zeros(0, dtype=np.float32)
+    seg_of = np.concatenate([np.full(len(r), i) for i, r, _ in found]) if found else np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([r for _, r, _ in found]) if found else np.zeros(0, dtype=np.int64)
+    if len(all_scores) > depth:
+        cut = np.partition(-all_scores, depth - 1)[depth - 1]
+        keep = -all_scores <= cut
+        all_ids, all_scores, seg_of, rows = all_ids[keep], all_scores[keep], seg_of[keep], rows[keep]
+    order = np.lexsort((all_ids, -all_scores))[:depth]
+    out = {}
+    for rank, j in enumerate(order):
+        cid = int(all_ids[j])
+        where[cid] = (int(seg_of[j]), int(rows[j]))
+        out[cid] = (rank, float(all_scores[j]))
+    return out

@@ -1,26 +1,26 @@
-"""One immutable state of the index in memory, and its (de)serialisation to a generation folder."""
+"""One commit point of the index: its settings, its live segments with their deleted rows, and aliases.
+
+A ``View`` is immutable: the segments it reads never change on disk, and a writer publishes a new
+commit point rather than changing this one. Chunks are numbered across segments, in segment order,
+skipping deleted ones: ``chunk_id`` is the chunk's row among the live chunks of this commit point.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
-from pathlib import Path
+from typing import Iterator
+
+import numpy as np
 
 from index.errors import IndexCorruptError, IndexMismatchError
-from index.lexical import LexicalIndex
+from index.lexical import LivePostings
+from index.segment import Segment
 from index.types import Alias, Article, Chunk
-from index.vectors import VectorStore
 
-FORMAT_VERSION = 1
-ARTICLES = "articles.jsonl"
-CHUNKS = "chunks.jsonl"
-VECTORS = "vectors.faiss"
-BM25 = "bm25"
-ALIASES = "aliases.jsonl"
-_ARTICLE_FIELDS = tuple(f.name for f in dataclasses.fields(Article))
+FORMAT_VERSION = 2
 
 
 def package_version() -> str:
@@ -28,6 +28,10 @@ def package_version() -> str:
         return metadata.version("news-qa")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -40,92 +44,19 @@ class Settings:
     chunk_overlap: int
     separators: tuple[str, ...]
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Articles, chunks (row i = vector i), dense and lexical indexes: never mutated once built."""
-
-    settings: Settings
-    articles: dict[str, Article]
-    chunks: tuple[Chunk, ...]
-    vectors: VectorStore
-    lexical: LexicalIndex
-    created: str
-    aliases: dict[str, Alias] = field(default_factory=dict)  # key -> text stored under another key, see index.plan
-
-    @classmethod
-    def empty(cls, settings: Settings) -> "Snapshot":
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        return cls(settings, {}, (), VectorStore(settings.dimension), LexicalIndex(None, 0), now)
-
-    def save(self, folder: Path) -> dict:
-        """Write the data files into ``folder``; return the content of meta.json (without checksums)."""
-        with open(folder / ARTICLES, "w", encoding="utf-8") as fh:
-            for art in self.articles.values():
-                fh.write(json.dumps(dataclasses.asdict(art), ensure_ascii=False) + "\n")
-        with open(folder / CHUNKS, "w", encoding="utf-8") as fh:
-            for ch in self.chunks:
-                fh.write(json.dumps({"chunk_id": ch.chunk_id, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
-        with open(folder / ALIASES, "w", encoding="utf-8") as fh:
-            for key, alias in self.aliases.items():
-                fh.write(json.dumps({"key": key, **alias._asdict()}, ensure_ascii=False) + "\n")
-        self.vectors.save(folder / VECTORS)
-        self.lexical.save(folder / BM25)
-        s = self.settings
+    def to_meta(self) -> dict:
         return {
-            "format_version": FORMAT_VERSION,
-            "package_version": package_version(),
-            "created": self.created,
-            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "embedding": {"model": s.model, "dimension": s.dimension, "normalized": True, "metric": "inner_product"},
-            "chunker": {"chunk_size": s.chunk_size, "chunk_overlap": s.chunk_overlap, "separators": list(s.separators)},
-            "counts": {"articles": len(self.articles), "chunks": len(self.chunks), "vectors": len(self.vectors)},
+            "embedding": {"model": self.model, "dimension": self.dimension, "normalized": True, "metric": "inner_product"},
+            "chunker": {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap, "separators": list(self.separators)},
         }
 
-    @classmethod
-    def load(cls, folder: Path, meta: dict) -> "Snapshot":
-        """Read a generation whose files were already verified against meta.json's checksums."""
-        settings = settings_from_meta(meta)
-        articles: dict[str, Article] = {}
-        for n, rec in enumerate(_jsonl(folder / ARTICLES), start=1):
-            if (not isinstance(rec, dict) or set(rec) != set(_ARTICLE_FIELDS)
-                    or not all(v is None or isinstance(v, str) for v in rec.values())):
-                raise IndexCorruptError(f"{ARTICLES} line {n} does not hold an article record")
-            if rec["doc_id"] in articles:
-                raise IndexCorruptError(f"{ARTICLES} line {n} repeats article {rec['doc_id'][:40]}")
-            articles[rec["doc_id"]] = Article(**rec)
-        chunks = []
-        for n, rec in enumerate(_jsonl(folder / CHUNKS)):
-            try:
-                art = articles[rec["doc_id"]]
-                start, end = int(rec["start"]), int(rec["end"])
-            except (KeyError, TypeError, ValueError):
-                raise IndexCorruptError(f"{CHUNKS} line {n + 1} names an unknown article or bad offsets") from None
-            if rec.get("chunk_id") != n or not 0 <= start < end <= len(art.text):
-                raise IndexCorruptError(f"{CHUNKS} line {n + 1}: chunk id or offsets out of range")
-            chunks.append(Chunk(n, art.doc_id, start, end, art.text[start:end]))
-        vectors = VectorStore.load(folder / VECTORS, settings.dimension)
-        counts = meta.get("counts", {})
-        found = {"articles": len(articles), "chunks": len(chunks), "vectors": len(vectors)}
-        if counts != found:
-            raise IndexCorruptError(f"meta.json counts {counts} but the files hold {found}")
-        if len(vectors) != len(chunks):
-            raise IndexCorruptError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        indexed = _bm25_size(folder / BM25) if chunks else None
-        if indexed is not None and indexed != len(chunks):
-            raise IndexCorruptError(f"{BM25}/ indexes {indexed} chunks but {CHUNKS} holds {len(chunks)}")
-        try:
-            lexical = LexicalIndex.load(folder / BM25, len(chunks))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:  # bm25s's own parsing
-            raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
-        aliases = _aliases(folder / ALIASES, articles)
-        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases)
 
-
-def settings_from_meta(meta: dict) -> Settings:
+def settings_from_meta(meta: dict, versions: tuple[int, ...] = (FORMAT_VERSION,)) -> Settings:
+    """The settings in a commit point (or a format-1 meta.json); raises IndexMismatchError, IndexCorruptError."""
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexMismatchError(f"index format version {version}; this program reads version {FORMAT_VERSION}")
+    if version not in versions:
+        raise IndexMismatchError(f"index format version {version}; this program reads version {FORMAT_VERSION}"
+                                 + (" (and upgrades version 1)" if 1 not in versions else ""))
     try:
         emb, chk = meta["embedding"], meta["chunker"]
         return Settings(
@@ -134,38 +65,184 @@ def settings_from_meta(meta: dict) -> Settings:
             separators=tuple(chk["separators"]),
         )
     except (KeyError, TypeError, ValueError):
-        raise IndexCorruptError("meta.json lacks the embedding or chunker settings") from None
+        raise IndexCorruptError("the commit point lacks the embedding or chunker settings") from None
 
 
-def _aliases(path: Path, articles: dict[str, Article]) -> dict[str, Alias]:
-    """The keys whose text is stored under another key's article (none in indexes written before aliases;
-    no author or url in those written before aliases kept them)."""
-    aliases: dict[str, Alias] = {}
-    if not path.exists():
-        return aliases
-    for n, rec in enumerate(_jsonl(path), start=1):
-        if (not isinstance(rec, dict) or set(rec) - {"author", "url"} != {"key", "doc_id", "source"}
-                or not all(isinstance(rec[f], str) for f in ("key", "doc_id", "source"))
-                or not all(rec.get(f) is None or isinstance(rec[f], str) for f in ("author", "url"))
-                or rec["doc_id"] not in articles):
-            raise IndexCorruptError(f"{ALIASES} line {n} does not name a key, a stored article and a source")
-        aliases[rec["key"]] = Alias(rec["doc_id"], rec["source"], rec.get("author"), rec.get("url"))
-    return aliases
+@dataclass(frozen=True)
+class SegmentRef:
+    """A live segment of a commit point: its name, its meta.json's SHA-256 and its deleted article rows."""
+
+    name: str
+    meta_sha256: str
+    deleted: tuple[int, ...] = ()
 
 
-def _bm25_size(folder: Path) -> int | None:
-    """How many chunks bm25s says it indexed (its params file), or None where it does not say."""
-    try:
-        size = json.loads((folder / "params.index.json").read_text(encoding="utf-8")).get("num_docs")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return size if isinstance(size, int) else None
+@dataclass(frozen=True)
+class CommitPoint:
+    """What ``commit-NNNNNN.json`` holds (see README, "Index format")."""
+
+    settings: Settings
+    created: str
+    segments: tuple[SegmentRef, ...] = ()
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    tuning: dict | None = None
+
+    def to_json(self, counts: dict[str, int]) -> dict:
+        return {
+            "format_version": FORMAT_VERSION, "package_version": package_version(),
+            "created": self.created, "updated": now(), **self.settings.to_meta(),
+            "segments": [{"name": s.name, "meta_sha256": s.meta_sha256, "deleted": list(s.deleted)} for s in self.segments],
+            "aliases": [{"key": k, **a._asdict()} for k, a in self.aliases.items()],
+            "tuning": self.tuning, "counts": counts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CommitPoint":
+        settings = settings_from_meta(data)
+        segs, aliases = data.get("segments"), data.get("aliases")
+        if not isinstance(segs, list) or not isinstance(aliases, list):
+            raise IndexCorruptError("the commit point lists no segments or aliases")
+        refs = []
+        for s in segs:
+            if (not isinstance(s, dict) or not isinstance(s.get("name"), str) or not s["name"].startswith("seg-")
+                    or "/" in s["name"] or not isinstance(s.get("meta_sha256"), str)
+                    or not isinstance(s.get("deleted"), list) or not all(type(r) is int and r >= 0 for r in s["deleted"])):
+                raise IndexCorruptError("the commit point names a segment without a checksum or deleted rows")
+            refs.append(SegmentRef(s["name"], s["meta_sha256"], tuple(sorted(set(s["deleted"])))))
+        if len({r.name for r in refs}) != len(refs):
+            raise IndexCorruptError("the commit point names a segment twice")
+        held: dict[str, Alias] = {}
+        for a in aliases:
+            if (not isinstance(a, dict) or set(a) != {"key", "doc_id", "source", "author", "url"}
+                    or not all(isinstance(a[f], str) for f in ("key", "doc_id", "source"))
+                    or not all(a[f] is None or isinstance(a[f], str) for f in ("author", "url"))):
+                raise IndexCorruptError("the commit point holds an alias without a key, doc_id and source")
+            held[a["key"]] = Alias(a["doc_id"], a["source"], a["author"], a["url"])
+        tuning = data.get("tuning")
+        if tuning is not None and not isinstance(tuning, dict):
+            raise IndexCorruptError("the commit point's tuning is not a JSON object")
+        return cls(settings, str(data.get("created", "")), tuple(refs), held, tuning)
 
 
-def _jsonl(path: Path):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                yield json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise IndexCorruptError(f"{path.name} holds a line that is not JSON") from None
+class View:
+    """The index as of one commit point: live segments, live rows, lookups by doc_id and key.
+
+    Example:
+        >>> view = index.snapshot(); view.n_chunks, view.article(doc_id).title
+    """
+
+    def __init__(self, point: CommitPoint, segments: list[Segment]) -> None:
+        self.point = point
+        self.settings = point.settings
+        self.segments = tuple(segments)
+        self.live_articles: list[np.ndarray | None] = []
+        self.live_chunks: list[np.ndarray | None] = []
+        for ref, seg in zip(point.segments, segments):
+            if ref.deleted and ref.deleted[-1] >= seg.n_articles:
+                raise IndexCorruptError(f"the commit point deletes article rows past the end of {seg.name}")
+            if ref.deleted:
+                arts = np.ones(seg.n_articles, dtype=bool)
+                arts[list(ref.deleted)] = False
+                self.live_articles.append(arts)
+                self.live_chunks.append(arts[seg.chunks[:, 0]])
+            else:
+                self.live_articles.append(None)
+                self.live_chunks.append(None)
+        self.chunk_counts = [s.n_chunks if m is None else int(m.sum()) for s, m in zip(segments, self.live_chunks)]
+        self.bases = np.concatenate([[0], np.cumsum(self.chunk_counts)]).astype(np.int64)
+        self.n_chunks = int(self.bases[-1])
+        self.n_articles = sum(s.n_articles - len(r.deleted) for s, r in zip(segments, point.segments))
+
+    @property
+    def aliases(self) -> dict[str, Alias]:
+        return self.point.aliases
+
+    def check_failures(self) -> None:
+        """Raise IndexCorruptError when a background checksum verification found a damaged segment."""
+        for seg in self.segments:
+            if seg.failure:
+                raise IndexCorruptError(seg.failure)
+
+    # ----- articles ------------------------------------------------------------------------
+    @cached_property
+    def _locations(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for i, seg in enumerate(self.segments):
+            live = self.live_articles[i]
+            for row, doc_id in enumerate(seg.keys[0]):
+                if live is None or live[row]:
+                    out[doc_id] = (i, row)
+        return out
+
+    @cached_property
+    def _by_key(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for doc_id, (i, row) in self._locations.items():
+            out.setdefault(self.segments[i].keys[1][row], []).append(doc_id)
+        return out
+
+    def locate(self, doc_id: str) -> tuple[int, int] | None:
+        """(segment position, article row) of a live article, or None."""
+        return self._locations.get(doc_id)
+
+    def __contains__(self, doc_id: str) -> bool:
+        return doc_id in self._locations
+
+    def doc_ids_of_key(self, key: str) -> list[str]:
+        """The live articles stored under ``key`` (their own key, not aliases)."""
+        return self._by_key.get(key, [])
+
+    def article(self, doc_id: str) -> Article | None:
+        where = self._locations.get(doc_id)
+        return self.segments[where[0]].article(where[1]) if where else None
+
+    def live_rows(self) -> Iterator[tuple[int, int]]:
+        """(segment position, article row) of every live article, in ingest order."""
+        for i, seg in enumerate(self.segments):
+            live = self.live_articles[i]
+            for row in range(seg.n_articles):
+                if live is None or live[row]:
+                    yield i, row
+
+    # ----- chunks --------------------------------------------------------------------------
+    def chunk_ids(self, i: int, rows: np.ndarray) -> np.ndarray:
+        """Global chunk ids of live local ``rows`` of segment ``i``."""
+        if self.live_chunks[i] is None:
+            return self.bases[i] + rows
+        return self.bases[i] + self._ranks[i][rows]
+
+    @cached_property
+    def _ranks(self) -> list[np.ndarray | None]:
+        return [None if live is None else np.cumsum(live) - 1 for live in self.live_chunks]
+
+    def chunk(self, i: int, row: int, article: Article) -> Chunk:
+        row_art, start, end = (int(x) for x in self.segments[i].chunks[row])
+        if not 0 <= start < end <= len(article.text):
+            raise IndexCorruptError(f"{self.segments[i].name}: chunk {row} runs past its article's text")
+        return Chunk(int(self.chunk_ids(i, np.array([row]))[0]), article.doc_id, start, end, article.text[start:end])
+
+    @cached_property
+    def postings(self) -> tuple[list[LivePostings], int]:
+        """Each segment's postings with its live rows, and the summed length of all live chunks."""
+        parts = [LivePostings(s.postings, live) for s, live in zip(self.segments, self.live_chunks)]
+        return parts, sum(p.live_length() for p in parts)
+
+    # ----- whole collections (read everything: for checks, tests and small indexes) --------------
+    @cached_property
+    def articles(self) -> dict[str, Article]:
+        """Every live article by doc_id, in ingest order (reads every text)."""
+        return {a.doc_id: a for a in (self.segments[i].article(row) for i, row in self.live_rows())}
+
+    @cached_property
+    def chunks(self) -> tuple[Chunk, ...]:
+        """Every live chunk, by chunk_id (reads every text)."""
+        out: list[Chunk] = []
+        for i, seg in enumerate(self.segments):
+            live = self.live_chunks[i]
+            for row in range(seg.n_chunks):
+                if live is None or live[row]:
+                    art_row, start, end = (int(x) for x in seg.chunks[row])
+                    doc_id = seg.keys[0][art_row]
+                    text = self.articles[doc_id].text
+                    out.append(Chunk(len(out), doc_id, start, end, text[start:end]))
+        return tuple(out)

@@ -1,22 +1,24 @@
-"""The index directory on disk: immutable generations switched atomically, checksums and a writer lock.
+"""The index directory on disk: immutable segments, commit points switched atomically, checksums, a writer lock.
 
 Layout (see README, "Index format")::
 
     INDEX_DIR/
-      .qa-index          marker written when the folder becomes an index: only such a folder is written to
-      CURRENT            the live generation and the SHA-256 of its meta.json, e.g. "gen-000007 9f86d0..."
-      .lock              flock()ed by the one writer
-      gen-000007/        one complete, immutable copy of the index
-        meta.json  articles.jsonl  chunks.jsonl  vectors.faiss  bm25/...
+      .qa-index            marker written when the folder becomes an index: only such a folder is written to
+      CURRENT              the live commit point and the SHA-256 of its file, e.g. "commit-000012 9f86d0..."
+      .lock                flock()ed by the one writer
+      commit-000012.json   a commit point: settings, the live segments with the SHA-256 of their meta.json
+                           and their deleted article rows, aliases, counts
+      seg-000003/          one immutable segment (index.segment): meta.json lists the size and SHA-256 of
+                           every other file of the segment
 
-A writer builds ``gen-N.tmp-PID`` in full, fsyncs it, renames it to ``gen-N`` and then replaces
-``CURRENT``: a crash at any moment leaves ``CURRENT`` naming a complete generation. meta.json holds the
-size and SHA-256 of every other file of its generation, and CURRENT holds meta.json's, so the one atomic
-replace of CURRENT commits a generation whose every byte is covered. A CURRENT holding only a name (indexes
-written before this) is read without that check, and the next write covers it.
-After a switch every generation but the new one and the one live before it is deleted (so a ``gen-N``
-renamed in by a writer killed before its switch, never live, goes too).
-Clean-up only ever deletes names of those two forms, and only in a folder that carries the marker.
+A writer builds ``seg-N.tmp-PID`` in full, fsyncs it and renames it to ``seg-N``; then writes
+``commit-M.json`` the same way and replaces ``CURRENT``: a crash at any moment leaves ``CURRENT``
+naming a complete commit point, and the one atomic replace of CURRENT commits a state whose every byte
+is covered by a checksum (CURRENT -> commit point -> segment meta.json -> files). After a switch only
+the live commit point, the one live before it (kept for readers loading it) and the segments they name
+are kept; every other name of ours (``commit-*.json``, ``seg-*``, format-1 ``gen-*``, temporaries) is
+deleted, only ever in a folder that carries the marker, and only under the writer lock.
+Format 1 (``gen-NNNNNN/`` whole copies) is still read, to upgrade it (index.legacy).
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ LOCK = ".lock"
 META = "meta.json"
 MARKER = ".qa-index"
 _MARKER_TEXT = "news-qa index folder: written by qa ingest; do not keep other files here\n"
-_GEN = re.compile(r"^gen-(\d{6,})$")
+_GEN = re.compile(r"^gen-(\d{6,})$")  # format 1: a whole copy of the index
+_COMMIT = re.compile(r"^commit-(\d{6,})$")  # the name CURRENT gives; the file is NAME.json
+_COMMIT_FILE = re.compile(r"^commit-(\d{6,})\.json$")
+_SEG = re.compile(r"^seg-(\d{6,})$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_LEFTOVER = re.compile(r"^(?:gen-\d{6,}|CURRENT)\.tmp-\d+$")  # the only temporary names write() creates
+_LEFTOVER = re.compile(r"^(?:gen-\d{6,}|seg-\d{6,}|commit-\d{6,}\.json|CURRENT)\.tmp-\d+$")  # temporaries of ours
 
 
 def sha256_file(path: Path) -> str:
@@ -59,7 +64,8 @@ def is_index_folder(folder: Path) -> bool:
         if (folder / MARKER).is_file():
             return True
         name = ((folder / CURRENT).read_text(encoding="utf-8").split() or [""])[0]
-        return bool(_GEN.match(name)) and (folder / name).is_dir()
+        return (bool(_GEN.match(name)) and (folder / name).is_dir()) or (
+            bool(_COMMIT.match(name)) and (folder / f"{name}.json").is_file())
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -72,15 +78,24 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def is_legacy(name: str) -> bool:
+    """Whether CURRENT's ``name`` is a format-1 generation (read only to upgrade it)."""
+    return bool(_GEN.match(name))
+
+
+def _next_number(root: Path, pattern: re.Pattern[str]) -> int:
+    return max((int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))), default=0) + 1
+
+
 class IndexDir:
-    """Reads and atomically writes generations of one index directory."""
+    """Reads and atomically writes the segments and commit points of one index directory."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
     def pointer(self) -> tuple[str, str | None] | None:
-        """The live generation's name and its meta.json's SHA-256 (None where CURRENT predates it), or None
-        when no index has been written here."""
+        """The live commit point's (or format-1 generation's) name and its SHA-256 (None where CURRENT predates
+        it), or None when no index has been written here."""
         try:
             text = (self.root / CURRENT).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -91,64 +106,59 @@ class IndexDir:
             raise IndexCorruptError(f"{self.root / CURRENT} is not text") from None
         words = text.split()
         name = words[0] if words else ""
-        if not _GEN.match(name):
-            raise IndexCorruptError(f"{self.root / CURRENT} names '{name[:40]}', not a generation")
+        if not (_GEN.match(name) or _COMMIT.match(name)):
+            raise IndexCorruptError(f"{self.root / CURRENT} names '{name[:40]}', not a commit point")
         if len(words) > 2 or (len(words) == 2 and not _SHA256.match(words[1])):
-            raise IndexCorruptError(f"{self.root / CURRENT} holds more than a generation and a SHA-256 of its meta.json")
+            raise IndexCorruptError(f"{self.root / CURRENT} holds more than a commit point and its SHA-256")
+        if _COMMIT.match(name) and len(words) != 2:
+            raise IndexCorruptError(f"{self.root / CURRENT} names {name} without its SHA-256")
         return name, words[1] if len(words) == 2 else None
 
     def current(self) -> str | None:
-        """Name of the live generation, or None when no index has been written here."""
+        """Name of the live commit point, or None when no index has been written here."""
         pointer = self.pointer()
         return pointer[0] if pointer else None
 
-    def live(self) -> Path:
-        """The folder of the live generation; raises IndexNotFoundError when there is none."""
-        return self.live_meta()[1]
-
-    def live_meta(self) -> tuple[str, Path, dict]:
-        """The live generation's name, folder and meta.json, checked against the SHA-256 in CURRENT (one read
-        of CURRENT, so the three agree); raises IndexNotFoundError, IndexCorruptError."""
-        pointer = self.pointer()
-        if pointer is None:
-            raise IndexNotFoundError(f"no index at {self.root} (build one with: qa ingest PATH --index {self.root})")
-        name, sha = pointer
-        folder = self.root / name
-        if not folder.is_dir():
-            raise IndexCorruptError(f"{self.root / CURRENT} names {name}, which is missing")
-        return name, folder, self.read_meta(folder, sha)
+    def read_commit(self, name: str, sha256: str) -> dict:
+        """The commit point ``name``, checked against ``sha256``; raises IndexCorruptError."""
+        path = self.root / f"{name}.json"
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{self.root / CURRENT} names {name}, which is missing") from None
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            raise IndexCorruptError(f"{path.name} does not match its checksum in {CURRENT} (modified or damaged)")
+        return _json_object(raw, path.name)
 
     def read_meta(self, folder: Path, sha256: str | None = None) -> dict:
-        """meta.json of ``folder``; when ``sha256`` is given its bytes must have that digest."""
+        """meta.json of ``folder`` (a segment or a format-1 generation); when ``sha256`` is given its bytes must
+        have that digest."""
         try:
             raw = (folder / META).read_bytes()
         except FileNotFoundError:
-            raise IndexCorruptError(f"{folder / META} is missing") from None
+            raise IndexCorruptError(f"{folder.name}/{META} is missing") from None
         if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-            raise IndexCorruptError(f"{folder / META} does not match its checksum in {CURRENT} (modified or damaged)")
-        try:
-            meta = json.loads(raw.decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise IndexCorruptError(f"{folder / META} is not valid JSON") from None
-        if not isinstance(meta, dict):
-            raise IndexCorruptError(f"{folder / META} is not a JSON object")
-        return meta
+            raise IndexCorruptError(f"{folder.name}/{META} does not match its checksum (modified or damaged)")
+        return _json_object(raw, f"{folder.name}/{META}")
 
-    def verify_files(self, folder: Path, meta: dict) -> None:
-        """Check every file listed in meta.json against its size and sha256; raise IndexCorruptError."""
+    def verify_files(self, folder: Path, meta: dict, *, contents: bool = True) -> None:
+        """Check every file listed in meta.json against its size (and, with ``contents``, its SHA-256), and
+        that no unlisted file is there; raise IndexCorruptError naming the file."""
         files = meta.get("files")
+        where = folder.name
         if not isinstance(files, dict) or not files:
-            raise IndexCorruptError(f"{folder / META} lists no files")
+            raise IndexCorruptError(f"{where}/{META} lists no files")
         for rel, expected in files.items():
-            if not isinstance(expected, dict):
-                raise IndexCorruptError(f"{folder / META} gives no size and checksum for {rel}")
+            if not isinstance(expected, dict) or "/" in rel.replace("bm25/", "", 1) or rel.startswith(".."):
+                raise IndexCorruptError(f"{where}/{META} gives no size and checksum for {rel}")
             path = folder / rel
             if not path.is_file():
-                raise IndexCorruptError(f"{rel} is missing from {folder}")
+                raise IndexCorruptError(f"{rel} is missing from {where}")
             if path.stat().st_size != expected.get("bytes"):
-                raise IndexCorruptError(f"{rel} has {path.stat().st_size} bytes, meta.json says {expected.get('bytes')} (truncated or modified)")
-            if sha256_file(path) != expected.get("sha256"):
-                raise IndexCorruptError(f"{rel} does not match its checksum in meta.json (modified or damaged)")
+                raise IndexCorruptError(f"{rel} in {where} has {path.stat().st_size} bytes, meta.json says "
+                                        f"{expected.get('bytes')} (truncated or modified)")
+            if contents and sha256_file(path) != expected.get("sha256"):
+                raise IndexCorruptError(f"{rel} in {where} does not match its checksum in meta.json (modified or damaged)")
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder).as_posix()
             # Hidden files (.DS_Store, Thumbs.db-like desktop litter starts with a dot) are never ours and
@@ -156,17 +166,14 @@ class IndexDir:
             if path.name.startswith("."):
                 continue
             if rel != META and rel not in files and not path.is_dir():
-                raise IndexCorruptError(f"{rel} in {folder} is not listed in meta.json (no checksum covers it)")
+                raise IndexCorruptError(f"{rel} in {where} is not listed in meta.json (no checksum covers it)")
 
-    def write(self, fill: Callable[[Path], dict]) -> str:
-        """Write a new generation: ``fill(folder)`` writes the data files and returns meta.json's content.
+    def write_segment(self, fill: Callable[[Path], dict]) -> tuple[str, str]:
+        """Write a new segment: ``fill(folder)`` writes the data files and returns meta.json's content.
 
-        Checksums of every file are added to the meta; the caller must hold ``lock()``.
+        Returns (name, SHA-256 of its meta.json). The caller must hold ``lock()``.
         """
-        self._remove_leftovers()
-        previous = self.current()  # the live one, which readers may be loading; not an orphan gen-N
-        number = max((int(m.group(1)) for p in self.root.iterdir() if (m := _GEN.match(p.name))), default=0) + 1
-        name = f"gen-{number:06d}"
+        name = f"seg-{_next_number(self.root, _SEG):06d}"
         tmp = self.root / f"{name}.tmp-{os.getpid()}"
         tmp.mkdir()
         meta = fill(tmp)
@@ -175,11 +182,25 @@ class IndexDir:
             _fsync_path(path)
             files[str(path.relative_to(tmp))] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
         meta["files"] = files
-        raw = json.dumps(meta, indent=2, sort_keys=True).encode("utf-8")
+        raw = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
         (tmp / META).write_bytes(raw)
         _fsync_path(tmp / META)
         _fsync_path(tmp)
         os.rename(tmp, self.root / name)
+        return name, hashlib.sha256(raw).hexdigest()
+
+    def commit(self, point: dict) -> str:
+        """Write commit point ``point`` and make it live (one atomic replace of CURRENT); then clean up.
+
+        Returns its name. The caller must hold ``lock()``.
+        """
+        previous = self.current()  # the live one, which readers may be loading
+        name = f"commit-{_next_number(self.root, _COMMIT_FILE):06d}"
+        raw = json.dumps(point, indent=1, sort_keys=True).encode("utf-8")
+        tmp = self.root / f"{name}.json.tmp-{os.getpid()}"
+        tmp.write_bytes(raw)
+        _fsync_path(tmp)
+        os.rename(tmp, self.root / f"{name}.json")
         pointer = self.root / f"{CURRENT}.tmp-{os.getpid()}"
         pointer.write_text(f"{name} {hashlib.sha256(raw).hexdigest()}\n", encoding="utf-8")
         _fsync_path(pointer)
@@ -187,6 +208,33 @@ class IndexDir:
         _fsync_path(self.root)
         self._remove_old(name, previous)
         return name
+
+    def remove_leftovers(self) -> None:
+        """Delete what a killed writer left behind (only ever called under the lock)."""
+        for path in self.root.iterdir():
+            if _LEFTOVER.match(path.name):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+    def _segments_of(self, name: str | None) -> set[str]:
+        if name is None or not _COMMIT.match(name):
+            return set()
+        try:
+            point = _json_object((self.root / f"{name}.json").read_bytes(), name)
+            return {s["name"] for s in point.get("segments", []) if isinstance(s, dict) and isinstance(s.get("name"), str)}
+        except (OSError, IndexCorruptError):
+            return set()
+
+    def _remove_old(self, live: str, previous: str | None) -> None:
+        """Delete every commit point, segment and generation that neither the live commit point nor the one
+        live before it (kept for readers) names. A segment renamed into place by a writer killed before its
+        commit was never named: it is deleted too."""
+        keep = {live, previous} | self._segments_of(live) | self._segments_of(previous)
+        for path in self.root.iterdir():
+            m = _COMMIT_FILE.match(path.name)
+            if m and path.name[: -len(".json")] not in keep:
+                path.unlink(missing_ok=True)
+            elif (_SEG.match(path.name) or _GEN.match(path.name)) and path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
 
     def claim(self) -> None:
         """Make the folder an index of ours: create it with the marker, or check it is one already.
@@ -228,25 +276,9 @@ class IndexDir:
             if not set(os.listdir(self.root)) - {LOCK, MARKER}:
                 return True
             name = self.current()
-            return name is not None and (self.root / name / META).is_file()
+            return name is not None and ((self.root / name / META).is_file() or (self.root / f"{name}.json").is_file())
         except (IndexCorruptError, OSError, UnicodeDecodeError):
             return False
-
-    def _remove_leftovers(self) -> None:
-        """Delete what a killed writer left behind (only ever called under the lock)."""
-        for path in self.root.iterdir():
-            if _LEFTOVER.match(path.name):
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-
-    def _remove_old(self, live: str, previous: str | None) -> None:
-        """Delete every generation but the new live one and the one live before it (kept for readers).
-
-        A generation renamed into place by a writer killed before its CURRENT switch was never live:
-        it is deleted too, however new its number.
-        """
-        for path in self.root.iterdir():
-            if _GEN.match(path.name) and path.name not in (live, previous):
-                shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -277,3 +309,13 @@ class IndexDir:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+
+def _json_object(raw: bytes, what: str) -> dict:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexCorruptError(f"{what} is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise IndexCorruptError(f"{what} is not a JSON object")
+    return obj

@@ -185,23 +185,23 @@ def test_cli_ingest_on_a_locked_index_fails_with_one_line(five_story_index, tmp_
     assert err.startswith("error: index ") and "being written by another process" in err and err.count("\n") == 1
 
 
-def test_reader_whose_generation_is_cleaned_up_mid_load_reloads(five_story_index, open_ix, story, monkeypatch) -> None:
-    """A reader descheduled while loading, as a writer commits twice and deletes the generation it was reading."""
+def test_reader_whose_commit_point_is_cleaned_up_mid_load_reloads(five_story_index, open_ix, story, monkeypatch) -> None:
+    """A reader descheduled while loading, as a writer commits twice and deletes the commit point it was reading."""
     root = five_story_index.path
     reader, writer = open_ix(root), open_ix(root)
-    real_verify = IndexDir.verify_files
+    real_read = IndexDir.read_commit
     paused: list[str] = []
 
-    def verify_slowly(self: IndexDir, folder: Path, meta: dict) -> None:
+    def read_slowly(self: IndexDir, name: str, sha256: str) -> dict:
         if not paused:
-            paused.append(folder.name)
+            paused.append(name)
             writer.add_articles([story(60)])
             writer.add_articles([story(61)])
-        return real_verify(self, folder, meta)
+        return real_read(self, name, sha256)
 
-    monkeypatch.setattr(IndexDir, "verify_files", verify_slowly)
+    monkeypatch.setattr(IndexDir, "read_commit", read_slowly)
     assert {story(60).doc_id, story(61).doc_id} <= ids(reader)
-    assert paused and not (root / paused[0]).exists()  # the generation it began with is gone
+    assert paused and not (root / f"{paused[0]}.json").exists()  # the commit point it began with is gone
 
 
 def test_search_on_the_same_index_object_answers_while_it_is_embedding(five_story_index, open_ix, story,

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from index import Index
-from index.snapshot import CHUNKS, VECTORS
 from index.storage import IndexDir
 from ui.cli import main
 
@@ -62,24 +61,39 @@ def test_removed_articles_never_appear_in_search_again(five_story_index: Index, 
         assert index.check() == []
 
 
-def test_remove_compacts_vectors_without_reembedding(index_dir: Path, story, open_ix, embedder_cls) -> None:
+def _vectors(view) -> np.ndarray:
+    """Every live chunk's vector, by chunk id, read from the segments."""
+    parts = [np.asarray(seg.dense.vectors)[live if live is not None else slice(None)]
+             for seg, live in zip(view.segments, view.live_chunks)]
+    return np.concatenate(parts) if parts else np.zeros((0, view.settings.dimension), np.float32)
+
+
+def test_remove_marks_rows_deleted_and_compact_reclaims_them_without_reembedding(index_dir: Path, story, open_ix,
+                                                                                 embedder_cls) -> None:
     embedder = embedder_cls()
     index = open_ix(index_dir, embedder)
     index.add_articles([story(i) for i in range(5)])
     before = index.snapshot()
     keep_rows = [c.chunk_id for c in before.chunks if c.doc_id != story(3).doc_id]
-    kept_vectors = before.vectors.vectors()[keep_rows]
+    kept_vectors = _vectors(before)[keep_rows]
+    segment_files = {p: p.stat().st_mtime_ns for p in index_dir.glob("seg-*/*")}
     calls = embedder.calls
     index.remove([story(3).doc_id])
     assert embedder.calls == calls  # nothing re-embedded
+    assert {p: p.stat().st_mtime_ns for p in index_dir.glob("seg-*/*")} == segment_files  # nothing copied
     after = open_ix(index_dir).snapshot()
-    assert len(after.vectors) == len(after.chunks) == len(keep_rows)  # the rows are gone, not just hidden
-    np.testing.assert_array_equal(after.vectors.vectors(), kept_vectors)
+    assert after.n_chunks == len(after.chunks) == len(keep_rows)
+    np.testing.assert_array_equal(_vectors(after), kept_vectors)
     assert [c.chunk_id for c in after.chunks] == list(range(len(keep_rows)))
     assert [c.text for c in after.chunks] == [before.chunks[r].text for r in keep_rows]
-    live = index._dir.live()
-    assert sum(1 for _ in open(live / CHUNKS)) == len(keep_rows)
-    assert (live / VECTORS).stat().st_size < (index_dir / sorted(p.name for p in index_dir.glob("gen-*"))[0] / VECTORS).stat().st_size
+    assert index.info()["deleted_chunks"] == len(before.chunks) - len(keep_rows)
+    index.compact()
+    assert embedder.calls == calls
+    compacted = open_ix(index_dir).snapshot()
+    assert len(compacted.segments) == 1 and compacted.segments[0].n_chunks == len(keep_rows)  # the rows are gone
+    np.testing.assert_array_equal(_vectors(compacted), kept_vectors)
+    assert [c.text for c in compacted.chunks] == [c.text for c in after.chunks]
+    assert index.info()["deleted_chunks"] == 0 and index.check() == []
 
 
 def test_remove_everything_then_add_again(five_story_index: Index, story, open_ix) -> None:
@@ -99,12 +113,16 @@ def test_a_second_instance_sees_commits_without_reopening(five_story_index: Inde
     assert story(0).doc_id not in ids(five_story_index)
 
 
-def test_old_generations_are_cleaned_up(index_dir: Path, story, open_ix) -> None:
+def test_old_commit_points_and_segments_are_cleaned_up(index_dir: Path, story, open_ix) -> None:
     index = open_ix(index_dir)
     for i in range(6):
         index.add_articles([story(i)])
     names = sorted(p.name for p in index_dir.iterdir())
-    assert names == [".lock", ".qa-index", "CURRENT", "gen-000005", "gen-000006"]
+    live = json.loads((index_dir / "commit-000006.json").read_text())
+    previous = json.loads((index_dir / "commit-000005.json").read_text())
+    segments = sorted({s["name"] for s in live["segments"] + previous["segments"]})
+    assert names == [".lock", ".qa-index", "CURRENT", "commit-000005.json", "commit-000006.json", *segments]
+    assert [s["name"] for s in live["segments"]] == [f"seg-{n:06d}" for n in range(1, 7)]  # one per write
 
 
 # ----- the CLI on an index built with the fake embedder (no model is loaded by list/remove/check) ---------------

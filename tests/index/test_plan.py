@@ -7,7 +7,6 @@ from pathlib import Path
 
 from index.loaders import parse_plain
 from index.plan import plan_ingest
-from index.snapshot import _aliases
 from index.types import Alias
 
 TEXT = "Bridge vote\n\nThe council voted 7 to 2 to build a footbridge.\n"
@@ -70,12 +69,9 @@ def test_a_rekeyed_article_takes_the_remaining_copys_url_and_source(tmp_path: Pa
     assert (stored["x"].text, stored["x"].source, stored["x"].url) == ("Edited", "One", "https://a/x")
 
 
-def test_aliases_written_without_author_and_url_still_load(tmp_path: Path) -> None:
+def test_an_alias_without_author_and_url_rekeys_its_article() -> None:
     a = parse_plain(TEXT, source="/d/a.txt", key="/d/a.txt")
-    listing = tmp_path / "aliases.jsonl"
-    listing.write_text(json.dumps({"key": "/d/b.txt", "doc_id": a.doc_id, "source": "/d/b.txt"}) + "\n")
-    aliases = _aliases(listing, {a.doc_id: a})
-    assert aliases == {"/d/b.txt": Alias(a.doc_id, "/d/b.txt", None, None)}
+    aliases = {"/d/b.txt": Alias(a.doc_id, "/d/b.txt", None, None)}
     edited = parse_plain(TEXT + "More.\n", source="/d/a.txt", key="/d/a.txt")
     rekeyed = plan_ingest({a.doc_id: a}, aliases, [edited]).kept[a.doc_id]
     assert (rekeyed.key, rekeyed.source, rekeyed.url) == ("/d/b.txt", "/d/b.txt", None)

@@ -2,29 +2,29 @@ import numpy as np
 import pytest
 
 from index import Index, IndexConfig
-from index.vectors import VectorStore
+from index.config import AnnSettings
+from index.vectors import DenseSegment
 from tests.conftest import FakeEmbedder, make_article
 
 
-def test_vector_store_matches_brute_force_numpy():
+def test_exact_dense_segment_search_matches_brute_force_numpy():
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((500, 24)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    queries = vecs[:5] + 0.1 * rng.standard_normal((5, 24)).astype(np.float32)
-    store = VectorStore(24)
-    store.add(vecs)
-    scores, rows = store.search(queries, 10)
-    expected = np.argsort(-(queries @ vecs.T), axis=1)[:, :10]
-    np.testing.assert_array_equal(rows, expected)
-    np.testing.assert_allclose(scores, np.take_along_axis(queries @ vecs.T, expected, axis=1), rtol=1e-5)
+    seg = DenseSegment(vecs, None, AnnSettings())
+    for query in vecs[:5] + 0.1 * rng.standard_normal((5, 24)).astype(np.float32):
+        scores, rows = seg.search(query, 10, None)
+        expected = np.argsort(-(vecs @ query))[:10]
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_allclose(scores, (vecs @ query)[expected], rtol=1e-5)
 
 
-def test_vector_store_compaction_keeps_the_other_rows_in_order():
+def test_dense_segment_search_skips_deleted_rows_and_keeps_k():
     vecs = np.eye(6, dtype=np.float32)
-    store = VectorStore(6)
-    store.add(vecs)
-    keep = np.array([True, False, True, True, False, True])
-    np.testing.assert_array_equal(store.without(keep).vectors(), vecs[keep])
+    seg = DenseSegment(vecs, None, AnnSettings())
+    live = np.array([True, False, True, True, False, True])
+    scores, rows = seg.search(vecs[1] + 0.5 * vecs[2], 3, live)
+    assert list(rows[:1]) == [2] and len(rows) == 3 and set(rows) <= {0, 2, 3, 5}
 
 
 def test_dense_search_equals_brute_force_over_chunks(fake_index):

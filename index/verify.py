@@ -1,0 +1,65 @@
+"""Segments read once per process, each checked against its checksums when first read."""
+
+from __future__ import annotations
+
+import threading
+
+from index.config import IndexConfig
+from index.errors import IndexCorruptError
+from index.segment import Segment
+from index.snapshot import SegmentRef
+from index.storage import IndexDir
+
+
+class SegmentCache:
+    """The segments this process has opened, by name and meta.json checksum (segments never change on disk).
+
+    A segment whose files total at most ``config.verify_sync_bytes`` is verified against every checksum before
+    it is used; a larger one is checked for sizes and structure at once and for checksums in a background thread,
+    whose verdict ``Segment.failure`` carries (``View.check_failures`` raises it).
+
+    Example:
+        >>> cache = SegmentCache(IndexDir(path), IndexConfig()); seg = cache.get(ref, dimension=384)
+    """
+
+    def __init__(self, folder: IndexDir, config: IndexConfig) -> None:
+        self._dir = folder
+        self._config = config
+        self._open: dict[tuple[str, str], Segment] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ref: SegmentRef, dimension: int) -> Segment:
+        key = (ref.name, ref.meta_sha256)
+        with self._lock:
+            seg = self._open.get(key)
+            if seg is None:
+                seg = self._load(ref, dimension, contents=None)
+                self._open = {k: s for k, s in self._open.items() if (self._dir.root / k[0]).is_dir()}
+                self._open[key] = seg
+            return seg
+
+    def load_verified(self, ref: SegmentRef, dimension: int) -> Segment:
+        """The segment read afresh, every checksum verified now (for ``qa check``)."""
+        return self._load(ref, dimension, contents=True)
+
+    def _load(self, ref: SegmentRef, dimension: int, *, contents: bool | None) -> Segment:
+        folder = self._dir.root / ref.name
+        if not folder.is_dir():
+            raise IndexCorruptError(f"the commit point names {ref.name}, which is missing")
+        meta = self._dir.read_meta(folder, ref.meta_sha256)
+        files = meta.get("files") if isinstance(meta.get("files"), dict) else {}
+        size = sum(f.get("bytes", 0) for f in files.values() if isinstance(f, dict) and isinstance(f.get("bytes"), int))
+        now = contents if contents is not None else size <= self._config.verify_sync_bytes
+        self._dir.verify_files(folder, meta, contents=now)
+        seg = Segment.load(folder, meta, dimension=dimension, ann=self._config.ann)
+        if not now:
+            threading.Thread(target=self._verify_later, args=(seg,), daemon=True, name=f"verify-{ref.name}").start()
+        return seg
+
+    def _verify_later(self, seg: Segment) -> None:
+        try:
+            self._dir.verify_files(seg.folder, seg.meta, contents=True)
+        except IndexCorruptError as exc:
+            seg.failure = str(exc)
+        except OSError:
+            pass  # deleted by a writer after a merge: this process keeps its open mappings
