@@ -31,7 +31,8 @@ from index import Article, Embedder, Index, IndexConfig, QAError
 from index.chunker import Chunker
 from index.embedder import resolve_model_path
 from index.loaders import content_id
-from index.vectors import VectorStore
+from index.config import AnnSettings
+from index.vectors import DenseSegment
 from qa import QA, QAConfig
 
 from eval.metrics import mean, percentile
@@ -206,23 +207,24 @@ def bench_faiss(vectors: np.ndarray, queries: np.ndarray, k: int, scales: Sequen
     rng = np.random.default_rng(seed)
     out = []
     for scale in scales:
-        store = VectorStore(vectors.shape[1])
-        store.add(vectors)
+        blocks = [vectors]
         target = len(vectors) * scale
-        while len(store) < target:
-            block = rng.standard_normal((min(_BLOCK, target - len(store)), vectors.shape[1]), dtype=np.float32)
+        while sum(len(b) for b in blocks) < target:
+            block = rng.standard_normal((min(_BLOCK, target - sum(len(b) for b in blocks)), vectors.shape[1]), dtype=np.float32)
             block /= np.linalg.norm(block, axis=1, keepdims=True)
-            store.add(block)
-        store.search(queries[:1], k)  # warm-up
+            blocks.append(block)
+        store = DenseSegment(np.concatenate(blocks), None, AnnSettings())
+        store.search(queries[0], k, None)  # warm-up
         times = []
         for q in queries:
             t0 = time.perf_counter()
-            store.search(q[None, :], k)
+            store.search(q, k, None, exact=True)
             times.append(time.perf_counter() - t0)
-        row = {"scale": scale, "vectors": len(store), "vector_mb": len(store) * vectors.shape[1] * 4 / 2**20, **_stats(times)}
-        say(f"  FAISS {scale}x ({len(store)} vectors): p50 {row['p50_ms']:.2f} ms")
+        n = len(store.vectors)
+        row = {"scale": scale, "vectors": n, "vector_mb": n * vectors.shape[1] * 4 / 2**20, **_stats(times)}
+        say(f"  FAISS {scale}x ({n} vectors): p50 {row['p50_ms']:.2f} ms")
         out.append(row)
-        del store
+        del store, blocks
     return out
 
 
@@ -294,7 +296,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         embedder = Embedder()
         ingest = None if reuse else bench_ingest(articles, folder, embedder, say)
         index = Index(folder, embedder=embedder)
-        chunks = len(index.snapshot().chunks)
+        chunks = index.snapshot().n_chunks
         questions = derive_questions(articles, args.queries, args.seed)
         say(f"timing {len(questions)} questions ...")
         queries = bench_queries(index, questions, args.k, args.reader)
@@ -302,7 +304,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         reading = bench_reader(index, questions, args.k, args.reader)
         rss_queries = peak_rss_mb()
         disk = dir_bytes(folder)
-        vectors = index.snapshot().vectors.vectors()
+        vectors = index.snapshot().vectors()
         faiss_q = embedder.embed(derive_questions(articles, args.faiss_queries, args.seed + 1))
         faiss_rows = bench_faiss(vectors, faiss_q, args.k, scales, args.seed, say)
     finally:

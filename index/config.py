@@ -14,12 +14,12 @@ DEFAULT_SEPARATORS: tuple[str, ...] = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", 
 class AnnSettings:
     """When a segment gets an approximate dense index, and how hard it searches.
 
-    ``min_rows``: segments this long or longer get one (FAISS IVF, about sqrt(rows) lists, 8-bit codes);
-    ``nprobe``: lists visited per query; ``rerank``: candidates fetched per wanted hit, re-scored exactly.
+    ``min_rows``: segments this long or longer get one (a FAISS HNSW graph over 8-bit codes);
+    ``ef_search``: the graph search's breadth; ``rerank``: candidates fetched per wanted hit, re-scored exactly.
     """
 
     min_rows: int = 200_000
-    nprobe: int = 48
+    ef_search: int = 128
     rerank: int = 4
 
 
@@ -78,7 +78,7 @@ class IndexConfig:
             raise ValueError(f"lock_timeout must be >= 0, got {self.lock_timeout}")
         if self.merge.factor < 2 or self.merge.min_chunks < 1 or not 0 < self.merge.expunge_deleted <= 1:
             raise ValueError(f"merge policy needs factor >= 2, min_chunks >= 1, expunge_deleted in (0, 1]: {self.merge}")
-        if self.ann.min_rows < 1 or self.ann.nprobe < 1 or self.ann.rerank < 1:
+        if self.ann.min_rows < 1 or self.ann.ef_search < 1 or self.ann.rerank < 1:
             raise ValueError(f"ann settings must be positive: {self.ann}")
 
     def resolved_model(self) -> str:

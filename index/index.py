@@ -302,6 +302,8 @@ class Index:
 
         Returns whether there was anything to upgrade. Prints one line to stderr when it upgrades.
         """
+        if self._dir.pointer() is None:  # not before the lock: that would create the folder
+            raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
         with self._write_mutex, self._dir.lock(self.config.lock_timeout):
             pointer = self._dir.pointer()
             if pointer is None or not is_legacy(pointer[0]):

@@ -210,3 +210,27 @@ def bm25_scores(query: str, parts: Sequence[LivePostings], n_live: int, total_le
             uniq, inverse = np.unique(rows, return_inverse=True)
             out[i] = (uniq, np.bincount(inverse, weights=vals).astype(np.float32))
     return out
+
+
+class LexicalIndex:
+    """BM25 over a list of texts held in memory (one segment, no deletions): for tools outside the index.
+
+    Example:
+        >>> lex = LexicalIndex.build(["the Kremlin said", "mothers met Putin"]); lex.scores("Kremlin")
+    """
+
+    def __init__(self, postings: Postings) -> None:
+        self._part = LivePostings(postings, None)
+        self.size = len(postings.doclen)
+        self._length = self._part.live_length()
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "LexicalIndex":
+        return cls(Postings.build(tokenize(texts)))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for ``query`` (zeros where no query word occurs)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        rows, scores = bm25_scores(query, [self._part], self.size, self._length)[0]
+        out[rows] = scores
+        return out

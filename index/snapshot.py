@@ -246,3 +246,9 @@ class View:
                     text = self.articles[doc_id].text
                     out.append(Chunk(len(out), doc_id, start, end, text[start:end]))
         return tuple(out)
+
+    def vectors(self) -> np.ndarray:
+        """Every live chunk's vector, by chunk_id (reads every vector)."""
+        parts = [np.asarray(seg.dense.vectors)[live if live is not None else slice(None)]
+                 for seg, live in zip(self.segments, self.live_chunks)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.settings.dimension), dtype=np.float32)

@@ -1,10 +1,10 @@
 """Dense search over a segment's vectors (the only module that imports FAISS).
 
 A segment's vectors are one float32 ``.npy`` file, memory-mapped: exact inner-product search runs
-FAISS's brute-force kernel straight on the mapping. A segment at least ``ann_min_rows`` long also
-gets an approximate index (FAISS IVF with 8-bit scalar-quantised codes, ``ann.faiss``) whose
-candidates are re-scored exactly against the mapped vectors, so that scores stay exact and only
-recall can differ (measured in the tests on real embeddings).
+FAISS's brute-force kernel straight on the mapping. A segment at least ``AnnSettings.min_rows`` long
+also gets an approximate index (a FAISS HNSW graph over 8-bit scalar-quantised codes, ``ann.faiss``)
+whose candidates are re-scored exactly against the mapped vectors, so that scores stay exact and
+only recall can differ (measured on real embeddings in the tests and the scale benchmark).
 """
 
 from __future__ import annotations
@@ -40,13 +40,12 @@ def save_vectors(folder: Path, vectors: np.ndarray) -> None:
 
 
 def build_ann(folder: Path, vectors: np.ndarray, *, seed: int = 0) -> None:
-    """Train and write ``ann.faiss`` for ``vectors`` (an IVF of about sqrt(n) lists, SQ8 codes)."""
+    """Build and write ``ann.faiss`` for ``vectors``: HNSW (32 links) over SQ8 codes, inner product."""
     n, d = vectors.shape
-    nlist = max(1, int(np.sqrt(n)))
-    index = faiss.index_factory(d, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(d, "HNSW32,SQ8", faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
-    sample = vectors[np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))]
-    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    sample = vectors[np.sort(rng.choice(n, size=min(n, 100_000), replace=False))]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))  # the SQ8 value ranges
     for lo in range(0, n, 65_536):
         index.add(np.ascontiguousarray(vectors[lo : lo + 65_536], dtype=np.float32))
     faiss.write_index(index, str(folder / ANN))
@@ -79,10 +78,10 @@ class DenseSegment:
                 except RuntimeError as exc:
                     first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
                     raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} cannot be read by FAISS: {first}") from None
-                ivf = faiss.extract_index_ivf(index) if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else None
-                if ivf is None or index.d != self.vectors.shape[1] or index.ntotal != len(self.vectors):
+                # read_index returns the concrete type; a downcast wrapper would not own the C++ object
+                if (not isinstance(index, faiss.IndexHNSW) or index.d != self.vectors.shape[1]
+                        or index.ntotal != len(self.vectors) or index.metric_type != faiss.METRIC_INNER_PRODUCT):
                     raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} does not index this segment's vectors")
-                ivf.nprobe = min(self._settings.nprobe, ivf.nlist)
                 self._ann = index
             return self._ann
 
@@ -95,7 +94,9 @@ class DenseSegment:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         if self.has_ann and not exact:
-            _, cand = self._index().search(q, min(n, want * self._settings.rerank))
+            fetch = min(n, want * self._settings.rerank)
+            params = faiss.SearchParametersHNSW(efSearch=max(self._settings.ef_search, fetch))
+            _, cand = self._index().search(q, fetch, params=params)
             rows = np.sort(cand[0][cand[0] >= 0])
             scores = self.vectors[rows] @ q[0]
         else:

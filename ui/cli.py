@@ -11,6 +11,7 @@ import math
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence, TypeVar
 
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     _index_arg(p)
 
     p = sub.add_parser("check", help="verify that vectors, chunks, articles and meta agree")
+    _index_arg(p)
+
+    p = sub.add_parser("compact", help="merge every segment into one, dropping removed articles' rows")
+    _index_arg(p)
+
+    p = sub.add_parser("upgrade", help="rewrite an index of an older format in this one (no re-embedding)")
     _index_arg(p)
 
     p = sub.add_parser("chat", help="open the chat in the browser")
@@ -232,6 +239,13 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
             say(f"problem: {problem}", newlines=False)
         print("index is sound" if not problems else f"{len(problems)} problem(s) found")
         return 0 if not problems else 1
+    elif args.command == "compact":
+        began = time.monotonic()
+        done = index.compact()
+        print(f"{done['segments_before']} segment(s), {done['deleted_chunks_before']} deleted chunk(s) -> "
+              f"{done['segments_after']} segment(s) in {time.monotonic() - began:.1f}s")
+    elif args.command == "upgrade":
+        print("upgraded" if index.upgrade() else f"{index.path} is already in the current format")
     elif args.command == "chat":
         qa = _open_qa(args)  # loads no model: the index path and the settings are checked first
         _check_listen(args.host, args.port)

@@ -61,13 +61,6 @@ def test_removed_articles_never_appear_in_search_again(five_story_index: Index, 
         assert index.check() == []
 
 
-def _vectors(view) -> np.ndarray:
-    """Every live chunk's vector, by chunk id, read from the segments."""
-    parts = [np.asarray(seg.dense.vectors)[live if live is not None else slice(None)]
-             for seg, live in zip(view.segments, view.live_chunks)]
-    return np.concatenate(parts) if parts else np.zeros((0, view.settings.dimension), np.float32)
-
-
 def test_remove_marks_rows_deleted_and_compact_reclaims_them_without_reembedding(index_dir: Path, story, open_ix,
                                                                                  embedder_cls) -> None:
     embedder = embedder_cls()
@@ -75,7 +68,7 @@ def test_remove_marks_rows_deleted_and_compact_reclaims_them_without_reembedding
     index.add_articles([story(i) for i in range(5)])
     before = index.snapshot()
     keep_rows = [c.chunk_id for c in before.chunks if c.doc_id != story(3).doc_id]
-    kept_vectors = _vectors(before)[keep_rows]
+    kept_vectors = before.vectors()[keep_rows]
     segment_files = {p: p.stat().st_mtime_ns for p in index_dir.glob("seg-*/*")}
     calls = embedder.calls
     index.remove([story(3).doc_id])
@@ -83,7 +76,7 @@ def test_remove_marks_rows_deleted_and_compact_reclaims_them_without_reembedding
     assert {p: p.stat().st_mtime_ns for p in index_dir.glob("seg-*/*")} == segment_files  # nothing copied
     after = open_ix(index_dir).snapshot()
     assert after.n_chunks == len(after.chunks) == len(keep_rows)
-    np.testing.assert_array_equal(_vectors(after), kept_vectors)
+    np.testing.assert_array_equal(after.vectors(), kept_vectors)
     assert [c.chunk_id for c in after.chunks] == list(range(len(keep_rows)))
     assert [c.text for c in after.chunks] == [before.chunks[r].text for r in keep_rows]
     assert index.info()["deleted_chunks"] == len(before.chunks) - len(keep_rows)
@@ -91,7 +84,7 @@ def test_remove_marks_rows_deleted_and_compact_reclaims_them_without_reembedding
     assert embedder.calls == calls
     compacted = open_ix(index_dir).snapshot()
     assert len(compacted.segments) == 1 and compacted.segments[0].n_chunks == len(keep_rows)  # the rows are gone
-    np.testing.assert_array_equal(_vectors(compacted), kept_vectors)
+    np.testing.assert_array_equal(compacted.vectors(), kept_vectors)
     assert [c.text for c in compacted.chunks] == [c.text for c in after.chunks]
     assert index.info()["deleted_chunks"] == 0 and index.check() == []
 
