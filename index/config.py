@@ -18,7 +18,7 @@ class AnnSettings:
     ``ef_search``: the graph search's breadth; ``rerank``: candidates fetched per wanted hit, re-scored exactly.
     """
 
-    min_rows: int = 200_000
+    min_rows: int = 100_000
     ef_search: int = 128
     rerank: int = 4
 
@@ -37,7 +37,7 @@ class MergePolicy:
     min_chunks: int = 1_000
     expunge_deleted: float = 0.5
     max_segments: int = 40
-    max_merge_chunks: int = 5_000_000
+    max_merge_chunks: int = 500_000
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -125,7 +125,10 @@ class Segment:
         vectors = load_vectors(folder, n_chunks, dimension)
         dense = DenseSegment(vectors, folder / ANN if (folder / ANN).is_file() else None, ann)
         postings = Postings.load(folder, n_chunks)
-        return cls(folder, meta, chunks, dense, postings, catalog_offsets, text_offsets)
+        seg = cls(folder, meta, chunks, dense, postings, catalog_offsets, text_offsets)
+        # mapped and read now, so that the segment stays readable after a merge unlinks its files
+        seg._catalog, seg._texts, seg.keys  # noqa: B018
+        return seg
 
     @cached_property
     def _catalog(self) -> np.memmap | bytes:

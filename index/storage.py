@@ -15,8 +15,8 @@ A writer builds ``seg-N.tmp-PID`` in full, fsyncs it and renames it to ``seg-N``
 ``commit-M.json`` the same way and replaces ``CURRENT``: a crash at any moment leaves ``CURRENT``
 naming a complete commit point, and the one atomic replace of CURRENT commits a state whose every byte
 is covered by a checksum (CURRENT -> commit point -> segment meta.json -> files). After a switch only
-the live commit point, the one live before it (kept for readers loading it) and the segments they name
-are kept; every other name of ours (``commit-*.json``, ``seg-*``, format-1 ``gen-*``, temporaries) is
+the live commit point, the one live before it and the segments the live one names are kept (a reader
+that loaded a segment keeps its mappings; one still loading an older state reloads); every other name of ours (``commit-*.json``, ``seg-*``, format-1 ``gen-*``, temporaries) is
 deleted, only ever in a folder that carries the marker, and only under the writer lock.
 Format 1 (``gen-NNNNNN/`` whole copies) is still read, to upgrade it (index.legacy).
 """
@@ -225,10 +225,14 @@ class IndexDir:
             return set()
 
     def _remove_old(self, live: str, previous: str | None) -> None:
-        """Delete every commit point, segment and generation that neither the live commit point nor the one
-        live before it (kept for readers) names. A segment renamed into place by a writer killed before its
-        commit was never named: it is deleted too."""
-        keep = {live, previous} | self._segments_of(live) | self._segments_of(previous)
+        """Delete every segment the live commit point does not name, and every commit point and format-1
+        generation but the live one and the one live before it.
+
+        A reader that has loaded a segment keeps its mappings after the files are unlinked; one still loading
+        an older commit point finds a file missing, sees that CURRENT has moved and reloads. A segment renamed
+        into place by a writer killed before its commit was never named: it is deleted too.
+        """
+        keep = {live, previous} | self._segments_of(live)
         for path in self.root.iterdir():
             m = _COMMIT_FILE.match(path.name)
             if m and path.name[: -len(".json")] not in keep:
