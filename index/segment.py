@@ -153,6 +153,22 @@ class Segment:
             raise IndexCorruptError(f"{self.name}/keys.json does not hold one doc_id and key per article")
         return ids, keys
 
+    @cached_property
+    def rows_of_doc(self) -> dict[str, list[int]]:
+        """doc_id -> its rows in this segment (more than one only where a text was removed and added again)."""
+        out: dict[str, list[int]] = {}
+        for row, doc_id in enumerate(self.keys[0]):
+            out.setdefault(doc_id, []).append(row)
+        return out
+
+    @cached_property
+    def rows_of_key(self) -> dict[str, list[int]]:
+        """key -> the rows of the articles stored under it in this segment."""
+        out: dict[str, list[int]] = {}
+        for row, key in enumerate(self.keys[1]):
+            out.setdefault(key, []).append(row)
+        return out
+
     def text(self, row: int) -> str:
         lo, hi = int(self._text_offsets[row]), int(self._text_offsets[row + 1])
         try:

@@ -164,36 +164,29 @@ class View:
                 raise IndexCorruptError(seg.failure)
 
     # ----- articles ------------------------------------------------------------------------
-    @cached_property
-    def _locations(self) -> dict[str, tuple[int, int]]:
-        out: dict[str, tuple[int, int]] = {}
-        for i, seg in enumerate(self.segments):
-            live = self.live_articles[i]
-            for row, doc_id in enumerate(seg.keys[0]):
-                if live is None or live[row]:
-                    out[doc_id] = (i, row)
-        return out
-
-    @cached_property
-    def _by_key(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for doc_id, (i, row) in self._locations.items():
-            out.setdefault(self.segments[i].keys[1][row], []).append(doc_id)
-        return out
-
     def locate(self, doc_id: str) -> tuple[int, int] | None:
-        """(segment position, article row) of a live article, or None."""
-        return self._locations.get(doc_id)
+        """(segment position, article row) of a live article, or None (a dictionary lookup per segment)."""
+        for i, seg in enumerate(self.segments):
+            rows = seg.rows_of_doc.get(doc_id)
+            live = self.live_articles[i]
+            for row in rows or ():
+                if live is None or live[row]:
+                    return i, row
+        return None
 
     def __contains__(self, doc_id: str) -> bool:
-        return doc_id in self._locations
+        return self.locate(doc_id) is not None
 
     def doc_ids_of_key(self, key: str) -> list[str]:
         """The live articles stored under ``key`` (their own key, not aliases)."""
-        return self._by_key.get(key, [])
+        out = []
+        for i, seg in enumerate(self.segments):
+            live = self.live_articles[i]
+            out += [seg.keys[0][row] for row in seg.rows_of_key.get(key, ()) if live is None or live[row]]
+        return out
 
     def article(self, doc_id: str) -> Article | None:
-        where = self._locations.get(doc_id)
+        where = self.locate(doc_id)
         return self.segments[where[0]].article(where[1]) if where else None
 
     def live_rows(self) -> Iterator[tuple[int, int]]:
