@@ -71,28 +71,35 @@ class Index:
 
         A format-1 index is upgraded in place first (once, under the writer lock; see ``upgrade``).
         """
-        with self._mutex:
-            while True:
-                pointer = self._dir.pointer()
-                if pointer is None:
-                    raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
-                name, sha = pointer
-                if name == self._gen and self._view is not None:
-                    return self._view
-                if is_legacy(name):
-                    self.upgrade()
-                    continue
-                try:
-                    assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
-                    point = CommitPoint.from_json(self._dir.read_commit(name, sha))
-                    self._check_settings(point.settings)
-                    view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
-                except (IndexCorruptError, OSError):
-                    if self._dir.current() == name:
-                        raise
-                    continue  # a writer committed twice while we read, and cleaned up what we were reading
-                self._view, self._gen = view, name
+        while True:
+            with self._mutex:
+                view = self._load()
+            if view is not None:
                 return view
+            self.upgrade()  # outside the mutex: it takes the writer's locks
+
+    def _load(self) -> View | None:
+        """The live view (cached per commit point), or None where the index is in format 1."""
+        while True:
+            pointer = self._dir.pointer()
+            if pointer is None:
+                raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
+            name, sha = pointer
+            if name == self._gen and self._view is not None:
+                return self._view
+            if is_legacy(name):
+                return None
+            try:
+                assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
+                point = CommitPoint.from_json(self._dir.read_commit(name, sha))
+                self._check_settings(point.settings)
+                view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
+            except (IndexCorruptError, OSError):
+                if self._dir.current() == name:
+                    raise
+                continue  # a writer committed twice while we read, and cleaned up what we were reading
+            self._view, self._gen = view, name
+            return view
 
     def _check_settings(self, built: Settings) -> None:
         if self.config.model is not None and self.config.model != built.model:
@@ -144,8 +151,9 @@ class Index:
         view = self.snapshot()
         deleted = sum(s.n_chunks for s in view.segments) - view.n_chunks
         return {
-            "path": str(self.path), "generation": self._gen, "format_version": 2,
-            "created": view.point.created, "model": view.settings.model, "dimension": view.settings.dimension,
+            "path": str(self.path), "generation": self._gen, "format_version": view.point.written.get("format_version"),
+            "package_version": view.point.written.get("package_version"), "created": view.point.created,
+            "updated": view.point.written.get("updated"), "model": view.settings.model, "dimension": view.settings.dimension,
             "chunk_size": view.settings.chunk_size, "chunk_overlap": view.settings.chunk_overlap,
             "articles": view.n_articles, "chunks": view.n_chunks, "segments": len(view.segments),
             "deleted_chunks": deleted, "approximate_segments": sum(s.dense.has_ann for s in view.segments),
@@ -399,6 +407,9 @@ class _Writing:
         self._lock = None
 
     def __enter__(self) -> View | None:
+        self._index._dir.claim()  # a folder that is not ours is refused before anything reads it
+        if self._index.exists:
+            self._index.snapshot()  # upgrades a format-1 index first, under its own hold of the locks
         self._index._write_mutex.acquire()
         try:
             self._lock = self._index._dir.lock(self._index.config.lock_timeout)

@@ -18,6 +18,7 @@ Files of a segment (all NumPy ``.npy`` without pickle, memory-mapped when read):
 from __future__ import annotations
 
 import bisect
+import mmap
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -37,6 +38,14 @@ FILES = ("terms.bin", "terms.offsets.npy", "postings.ptr.npy", "postings.rows.np
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """The tokens BM25 indexes and queries with: bm25s's (lower-cased words, English stopwords removed)."""
     return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
+
+
+def release(array: np.ndarray) -> None:
+    """Unmap the pages of a memory-mapped array from this process (they stay in the page cache): after a full
+    read at open, resident memory then holds only what queries read."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 class _Terms:
@@ -130,6 +139,7 @@ class Postings:
             raise IndexCorruptError(f"postings of {folder.name} cannot be read: {type(exc).__name__}") from None
         postings = cls(blob, *arrays)
         postings.check(n_chunks, folder.name)
+        release(postings.rows)  # checked once; query-time reads map only the lists they need
         return postings
 
     def check(self, n_chunks: int, where: str) -> None:

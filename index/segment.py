@@ -128,6 +128,7 @@ class Segment:
         seg = cls(folder, meta, chunks, dense, postings, catalog_offsets, text_offsets)
         # mapped and read now, so that the segment stays readable after a merge unlinks its files
         seg._catalog, seg._texts, seg.keys  # noqa: B018
+        dense.open()
         return seg
 
     @cached_property

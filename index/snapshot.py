@@ -86,6 +86,7 @@ class CommitPoint:
     segments: tuple[SegmentRef, ...] = ()
     aliases: dict[str, Alias] = field(default_factory=dict)
     tuning: dict | None = None
+    written: dict = field(default_factory=dict)  # format_version, package_version and updated, as read
 
     def to_json(self, counts: dict[str, int]) -> dict:
         return {
@@ -121,7 +122,8 @@ class CommitPoint:
         tuning = data.get("tuning")
         if tuning is not None and not isinstance(tuning, dict):
             raise IndexCorruptError("the commit point's tuning is not a JSON object")
-        return cls(settings, str(data.get("created", "")), tuple(refs), held, tuning)
+        written = {k: data.get(k) for k in ("format_version", "package_version", "updated")}
+        return cls(settings, str(data.get("created", "")), tuple(refs), held, tuning, written)
 
 
 class View:

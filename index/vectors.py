@@ -9,6 +9,7 @@ only recall can differ (measured on real embeddings in the tests and the scale b
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -64,17 +65,35 @@ class DenseSegment:
         self._ann: faiss.Index | None = None
         self._settings = settings
         self._lock = threading.Lock()
+        self._file = None
+        if ann_path is not None and isinstance(vectors, np.memmap) and vectors.filename:
+            # candidates are re-scored from rows read with pread: reading them through the mapping would fault
+            # in their neighbours too, and resident memory would grow towards the whole file
+            self._file = open(vectors.filename, "rb")  # noqa: SIM115 - kept for the segment's lifetime
+
+    def _rows(self, rows: np.ndarray) -> np.ndarray:
+        if self._file is None:
+            return np.asarray(self.vectors[rows])
+        width = self.vectors.shape[1] * 4
+        fd, base = self._file.fileno(), self.vectors.offset
+        data = b"".join(os.pread(fd, width, base + int(r) * width) for r in rows)
+        return np.frombuffer(data, dtype=np.float32).reshape(len(rows), -1)
 
     @property
     def has_ann(self) -> bool:
         return self._ann_path is not None
 
+    def open(self) -> None:
+        """Read the approximate index now (at open), so that it outlives a merge that unlinks its file."""
+        if self.has_ann:
+            self._index()
+
     def _index(self) -> faiss.Index:
-        with self._lock:  # loaded on the first dense query, not at open
+        with self._lock:
             if self._ann is None:
                 assert self._ann_path is not None
-                try:
-                    index = faiss.read_index(str(self._ann_path))
+                try:  # the codes memory-mapped where FAISS can (>= 1.11), the graph read
+                    index = faiss.read_index(str(self._ann_path), getattr(faiss, "IO_FLAG_MMAP_IFC", 0))
                 except RuntimeError as exc:
                     first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
                     raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} cannot be read by FAISS: {first}") from None
@@ -98,7 +117,7 @@ class DenseSegment:
             params = faiss.SearchParametersHNSW(efSearch=max(self._settings.ef_search, fetch))
             _, cand = self._index().search(q, fetch, params=params)
             rows = np.sort(cand[0][cand[0] >= 0])
-            scores = self.vectors[rows] @ q[0]
+            scores = self._rows(rows) @ q[0]
         else:
             scores, rows = faiss.knn(q, self.vectors, want, metric=faiss.METRIC_INNER_PRODUCT)
             scores, rows = scores[0], rows[0]
