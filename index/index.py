@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from index.loaders import load_paths
 from index.plan import plan_ingest
 from index.snapshot import Settings, Snapshot, settings_from_meta
 from index.storage import IndexDir
+from index.tuning import checked_tuning
 from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWarning
 
 Progress = Callable[[int, int], None]
@@ -143,6 +145,10 @@ class Index:
                 problems.append(f"article {doc_id} ({art.title[:40]}) has no chunks")
         return problems
 
+    def tuning(self) -> dict[str, Any] | None:
+        """Settings fitted on the user's questions (a copy of meta.json ``tuning``), None where none were stored."""
+        return copy.deepcopy(self.snapshot().tuning)
+
     # ----- search --------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> list[Hit]:
         """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank."""
@@ -185,6 +191,12 @@ class Index:
             )
             for r in best
         ]
+
+    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode = "hybrid") -> Any:
+        """This index as a LangChain ``BaseRetriever`` (needs the ``langchain`` extra); see ``index.langchain``."""
+        from index.langchain import IndexRetriever  # langchain-core is imported only by those who ask for it
+
+        return IndexRetriever(index=self, k=k, mode=mode)
 
     # ----- writing -------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str | os.PathLike[str]], *, progress: Progress | None = None,
@@ -235,6 +247,20 @@ class Index:
             if removed:
                 self._commit(self._without(base, set(removed)))
             return removed, unknown
+
+    def set_tuning(self, values: dict[str, Any]) -> None:
+        """Store ``values`` (a JSON object, see ``index.tuning``) as the index's tuning, replacing what was there.
+
+        Commits a new generation with the same articles. Raises ValueError for values JSON cannot hold,
+        IndexNotFoundError where there is no index, IndexLockedError after ``lock_timeout``.
+        """
+        values = checked_tuning(values)
+        self.snapshot()  # no index: IndexNotFoundError, without creating the folder
+        with self._write_mutex, self._dir.lock(self._lock_timeout()):
+            snap = dataclasses.replace(self.snapshot(), tuning=values)
+            gen = self._dir.write(snap.save)  # the data is unchanged: no BM25 rebuild, unlike _commit
+            with self._mutex:
+                self._snap, self._gen = snap, gen
 
     def _lock_timeout(self) -> float:
         return self.config.lock_timeout

@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.lexical import LexicalIndex
+from index.tuning import tuning_from_meta
 from index.types import Alias, Article, Chunk
 from index.vectors import VectorStore
 
@@ -52,6 +54,7 @@ class Snapshot:
     lexical: LexicalIndex
     created: str
     aliases: dict[str, Alias] = field(default_factory=dict)  # key -> text stored under another key, see index.plan
+    tuning: dict[str, Any] | None = None  # settings fitted on the user's questions (index.tuning), kept in meta.json
 
     @classmethod
     def empty(cls, settings: Settings) -> "Snapshot":
@@ -72,7 +75,7 @@ class Snapshot:
         self.vectors.save(folder / VECTORS)
         self.lexical.save(folder / BM25)
         s = self.settings
-        return {
+        meta = {
             "format_version": FORMAT_VERSION,
             "package_version": package_version(),
             "created": self.created,
@@ -81,6 +84,9 @@ class Snapshot:
             "chunker": {"chunk_size": s.chunk_size, "chunk_overlap": s.chunk_overlap, "separators": list(s.separators)},
             "counts": {"articles": len(self.articles), "chunks": len(self.chunks), "vectors": len(self.vectors)},
         }
+        if self.tuning is not None:
+            meta["tuning"] = self.tuning
+        return meta
 
     @classmethod
     def load(cls, folder: Path, meta: dict) -> "Snapshot":
@@ -119,7 +125,8 @@ class Snapshot:
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:  # bm25s's own parsing
             raise IndexCorruptError(f"{BM25}/ cannot be read: {type(exc).__name__}") from None
         aliases = _aliases(folder / ALIASES, articles)
-        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases)
+        return cls(settings, articles, tuple(chunks), vectors, lexical, str(meta.get("created", "")), aliases,
+                   tuning_from_meta(meta))
 
 
 def settings_from_meta(meta: dict) -> Settings:
