@@ -6,6 +6,8 @@ Called by ``ui.cli`` as ``eval.cli.main(argv_after_eval)``; user errors raise ``
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -15,9 +17,11 @@ from typing import Sequence
 
 from index import Index, QAError
 from index.progress import ProgressBar
-from qa import QAConfig
+from qa import FittedThreshold, QAConfig, fitted_threshold, reader_identity, store_fitted
+from qa.tuning import forget_fitted
 
 from eval.datasets import QuestionSet, filter_split, filter_titles, limit, load_questions, sample
+from eval.metrics import best_threshold
 from eval.report import format_table, write_report
 from eval.runner import Evaluator, NoReader, build_paragraph_index, summarize
 
@@ -60,8 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
     p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
     p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--fit", action="store_true",
+                   help="choose the 'not found' threshold with the best F1 on these questions and store it in the "
+                        "index: qa ask and the chat use it from then on with the same reader (--threshold overrides)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _check_fit(args: argparse.Namespace) -> None:
+    """Refuse --fit where there is no index to keep the threshold in, or the threshold is given."""
+    for flag, given in (("--oracle", args.oracle), ("--retrieval-only", args.retrieval_only),
+                        ("--threshold", args.threshold is not None)):
+        if given:
+            raise QAError(f"--fit chooses the threshold of the full pipeline and stores it in the index; "
+                          f"it cannot be combined with {flag}")
+
+
+def fit_threshold(summary: dict, qs: QuestionSet, config: QAConfig) -> FittedThreshold:
+    """The threshold of ``summary``'s curve with the best F1 (``best_threshold``), with where it came from."""
+    point = best_threshold(summary["threshold_curve"])
+    name, digest = reader_identity(config.reader)
+    return FittedThreshold(
+        value=point["threshold"], reader=name, reader_sha256=digest, questions=qs.path.name,
+        questions_sha256=hashlib.sha256(qs.path.read_bytes()).hexdigest(), count=summary["questions"],
+        f1=point["f1"], fitted=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        k=config.k, retrieval=config.retrieval,
+    )
 
 
 def select(args: argparse.Namespace) -> QuestionSet:
@@ -119,20 +147,36 @@ def main(argv: Sequence[str]) -> int:
         if not args.quiet:
             print(message, file=sys.stderr)
 
+    if args.fit:
+        _check_fit(args)
     qs = select(args)
     if not len(qs):
         raise QAError("no questions selected")
     index = _open_index(args, qs, say)
+    if args.fit and index is not None:
+        try:
+            fitted_threshold(index)
+        except QAError:  # unreadable, so it could not be applied: this fit replaces it, and must not trip on it
+            forget_fitted(index)
     evaluator = Evaluator(config, index=index, oracle=args.oracle, reader=NoReader() if args.retrieval_only else None)
     say(f"evaluating {qs.describe()}")
     bar = ProgressBar("questions", "q", quiet=args.quiet)
     began = time.monotonic()
     records = evaluator.run(qs.questions, bar)
     bar.close()
+    threshold = evaluator.threshold_in_force()
     summary = summarize(qs, records, mode="oracle" if args.oracle else "pipeline", config=config,
-                        threshold=evaluator.threshold, reader_name=type(evaluator.reader).__name__,
+                        threshold=threshold.value, reader_name=type(evaluator.reader).__name__,
                         index_path=None if index is None else str(index.path), k=args.k,
-                        elapsed_s=time.monotonic() - began)
+                        elapsed_s=time.monotonic() - began, threshold_source=threshold.source)
+    if args.fit:
+        assert index is not None  # _check_fit refused --oracle
+        fitted = fit_threshold(summary, qs, config)
+        store_fitted(index, fitted)
+        summary["fit"] = {**fitted.to_dict(), "index": str(index.path)}
+        if not summary["abstention"]["noans_questions"]:
+            print("warning: no question in the set is unanswerable, so the fitted threshold only weighs answers "
+                  "against each other; add questions whose answer is not in the articles", file=sys.stderr)
     if args.report:
         page = write_report(args.report, summary, records)
         say(f"report written to {page}")

@@ -137,6 +137,26 @@ def threshold_curve(scores: Sequence[float], em_if_answered: Sequence[float], f1
     return curve
 
 
+def best_threshold(curve: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The point of a ``threshold_curve`` (thresholds rising) with the highest F1.
+
+    Where several points share it, the middle one of the longest run of them (the lower middle of an even
+    run): a threshold in the middle of a flat stretch is the one a few more questions move least.
+    Raises ValueError for an empty curve.
+    """
+    if not curve:
+        raise ValueError("the threshold curve is empty")
+    top = max(point["f1"] for point in curve)
+    runs: list[list[dict[str, float]]] = [[]]
+    for point in curve:
+        if point["f1"] >= top - 1e-9:
+            runs[-1].append(point)
+        elif runs[-1]:
+            runs.append([])
+    longest = max(runs, key=len)  # the first of the longest
+    return longest[(len(longest) - 1) // 2]
+
+
 def calibration_bins(scores: Sequence[float], correct: Sequence[float], bins: int = 10) -> list[dict[str, float | int]]:
     """Answer scores in [0, 1] cut into ``bins`` equal bins: count, mean score and accuracy in each."""
     out = []

@@ -27,9 +27,10 @@ def format_table(summary: dict[str, Any]) -> str:
     """The terminal summary: answer scores, retrieval, abstention, question types, latency."""
     a, ab, cfg = summary["answers"], summary["abstention"], summary["config"]
     mode = "oracle paragraph" if summary["mode"] == "oracle" else f"pipeline, k={cfg['k']}, {cfg['retrieval']} retrieval"
+    source = {"index": ", fitted on the index", "configuration": ", given"}.get(cfg.get("threshold_source") or "", "")
     lines = [
         summary["dataset"] + ("  [SAMPLE]" if summary["sample"] else ""),
-        f"reader {cfg['reader_class']} (threshold {cfg['threshold']:.2f}); {mode}",
+        f"reader {cfg['reader_class']} (threshold {cfg['threshold']:.2f}{source}); {mode}",
         "",
         f"{'':10}{'count':>7}{'EM':>8}{'F1':>8}",
         f"{'overall':10}{a['total']:>7}{_pct(a['exact']):>8}{_pct(a['f1']):>8}",
@@ -54,6 +55,11 @@ def format_table(summary: dict[str, Any]) -> str:
     lines += ["", f"{'latency ms':10}{'p50':>8}{'p95':>8}"]
     for part in ("retrieve", "read", "total"):
         lines.append(f"{part:10}{_ms(lat[part]['p50_ms']):>8}{_ms(lat[part]['p95_ms']):>8}")
+    if summary.get("fit"):
+        fit = summary["fit"]
+        lines += ["", f"fitted threshold {fit['value']:.2f}: F1 {fit['f1']:.1f} on these questions "
+                      f"(F1 {_pct(a['f1']).strip()} at {cfg['threshold']:.2f}); stored in {fit['index']} "
+                      f"for reader {fit['reader']}"]
     lines.append(f"\n{summary['questions']} questions in {summary['elapsed_s']:.1f}s")
     return "\n".join(lines)
 

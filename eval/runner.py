@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from index import Embedder, Index
-from qa import QA, Passage, QAConfig, Reader, make_reader, question_type
+from qa import QA, Passage, QAConfig, Reader, make_reader, question_type, reader_identity
+from qa.tuning import Threshold, resolve_threshold
 
 from eval.datasets import Question, QuestionSet
 from eval.metrics import (calibration_bins, contains_answer, exact_match, f1, first_hit, mean, mean_reciprocal_rank,
@@ -140,8 +141,12 @@ class Evaluator:
 
     @property
     def threshold(self) -> float:
-        """The "not found" threshold in force: the configured one, else the reader's own."""
-        return self.config.threshold if self.config.threshold is not None else self.reader.threshold
+        """The "not found" threshold in force, as ``QA.ask`` would apply it (see ``threshold_in_force``)."""
+        return self.threshold_in_force().value
+
+    def threshold_in_force(self) -> Threshold:
+        """The configured threshold, else the index's fitted one for this reader, else the reader's own."""
+        return resolve_threshold(self.config.threshold, self.index, reader_identity(self.config.reader), self.reader)
 
     def warm_up(self) -> None:
         """Load the index, the embedder and the reader's models now, so that latencies exclude loading."""
@@ -198,8 +203,12 @@ def _by(records: Sequence[Record], key: Callable[[Record], Any]) -> dict[str, di
 
 
 def summarize(qs: QuestionSet, records: Sequence[Record], *, mode: str, config: QAConfig, threshold: float,
-              reader_name: str, index_path: str | None, k: int, elapsed_s: float) -> dict[str, Any]:
-    """Every figure of a run, as a JSON-ready dict (the ``--json`` output and summary.json)."""
+              reader_name: str, index_path: str | None, k: int, elapsed_s: float,
+              threshold_source: str | None = None) -> dict[str, Any]:
+    """Every figure of a run, as a JSON-ready dict (the ``--json`` output and summary.json).
+
+    ``threshold_source`` says where the threshold came from (``qa.tuning.SOURCES``), where known.
+    """
     answerable = [r.answerable for r in records]
     answers = squad_scores([r.em for r in records], [r.f1 for r in records], answerable)
     has = [r for r in records if r.answerable]
@@ -226,7 +235,8 @@ def summarize(qs: QuestionSet, records: Sequence[Record], *, mode: str, config: 
         "questions": len(records), "questions_in_file": qs.total, "filters": list(qs.filters),
         "sample": qs.sampled, "mode": mode,
         "config": {"k": k if mode == "pipeline" else None, "reader": config.reader, "reader_class": reader_name,
-                   "threshold": threshold, "retrieval": config.retrieval if mode == "pipeline" else None},
+                   "threshold": threshold, "threshold_source": threshold_source,
+                   "retrieval": config.retrieval if mode == "pipeline" else None},
         "index": index_path,
         "answers": answers,
         "retrieval": retrieval,

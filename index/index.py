@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import threading
@@ -23,6 +24,7 @@ from index.plan import plan_ingest
 from index.segment import Segment, SegmentData
 from index.snapshot import CommitPoint, SegmentRef, Settings, View, now, settings_from_meta
 from index.storage import IndexDir, is_legacy
+from index.tuning import checked_tuning
 from index.types import Alias, Article, ArticleInfo, Hit, IngestReport, IngestWarning
 from index.verify import SegmentCache
 
@@ -142,9 +144,15 @@ class Index:
             raise QAError(f"no article with id {doc_id} in {self.path}")
         return art
 
-    def tuning(self) -> dict | None:
-        """Values fitted on the user's own questions and stored with the index (e.g. a threshold), or None."""
-        return self.snapshot().point.tuning
+    def tuning(self) -> dict[str, Any] | None:
+        """Settings fitted on the user's questions (a copy of the commit point's ``tuning``), None where none were stored."""
+        return copy.deepcopy(self.snapshot().point.tuning)
+
+    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode = "hybrid") -> Any:
+        """This index as a LangChain ``BaseRetriever`` (needs the ``langchain`` extra); see ``index.langchain``."""
+        from index.langchain import IndexRetriever  # langchain-core is imported only by those who ask for it
+
+        return IndexRetriever(index=self, k=k, mode=mode)
 
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
@@ -299,7 +307,12 @@ class Index:
             return {**{f"{k}_before": v for k, v in before.items()}, "segments_after": len(after.segments)}
 
     def set_tuning(self, values: dict[str, Any] | None) -> None:
-        """Store ``values`` (JSON) with the index, in a new commit point; None clears them."""
+        """Store ``values`` (a JSON object, see ``index.tuning``) as the index's tuning, in a new commit point that
+        copies nothing; None clears them.
+
+        Raises ValueError for values JSON cannot hold, IndexNotFoundError where there is no index.
+        """
+        values = checked_tuning(values) if values is not None else None
         self.snapshot()
         with self._writing() as view:
             assert view is not None

@@ -18,6 +18,7 @@ import numpy as np
 from index.errors import IndexCorruptError, IndexMismatchError
 from index.lexical import LivePostings
 from index.segment import Segment
+from index.tuning import tuning_from_meta
 from index.types import Alias, Article, Chunk
 
 FORMAT_VERSION = 2
@@ -119,9 +120,7 @@ class CommitPoint:
                     or not all(a[f] is None or isinstance(a[f], str) for f in ("author", "url"))):
                 raise IndexCorruptError("the commit point holds an alias without a key, doc_id and source")
             held[a["key"]] = Alias(a["doc_id"], a["source"], a["author"], a["url"])
-        tuning = data.get("tuning")
-        if tuning is not None and not isinstance(tuning, dict):
-            raise IndexCorruptError("the commit point's tuning is not a JSON object")
+        tuning = tuning_from_meta(data)
         written = {k: data.get(k) for k in ("format_version", "package_version", "updated")}
         return cls(settings, str(data.get("created", "")), tuple(refs), held, tuning, written)
 

@@ -8,9 +8,11 @@ from qa.readers import make_reader
 from qa.retriever import Retriever
 from qa.serialize import answer_to_dict
 from qa.text import question_type
-from qa.types import Answer, Citation, Passage, Reader, Span
+from qa.tuning import FittedThreshold, fitted_threshold, reader_identity, store_fitted
+from qa.types import Alternative, Answer, Citation, Passage, Reader, Span
 
 __all__ = [
-    "QA", "Answer", "Citation", "HeuristicReader", "Passage", "QAConfig", "Reader", "Retriever", "Span",
-    "answer_to_dict", "make_reader", "question_type", "rewrite",
+    "QA", "Alternative", "Answer", "Citation", "FittedThreshold", "HeuristicReader", "Passage", "QAConfig", "Reader",
+    "Retriever", "Span", "answer_to_dict", "fitted_threshold", "make_reader", "question_type", "reader_identity",
+    "rewrite", "store_fitted",
 ]

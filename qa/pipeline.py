@@ -8,11 +8,13 @@ from typing import Sequence
 from index import Index, QAError
 
 from qa.config import QAConfig
+from qa.differ import differing_values
 from qa.followup import rewrite
 from qa.readers import make_reader
 from qa.retriever import Retriever
 from qa.text import sentence_around
-from qa.types import Answer, Citation, Reader, Span
+from qa.tuning import Threshold, reader_identity, resolve_threshold
+from qa.types import Alternative, Answer, Citation, Reader, Span
 
 Turn = tuple[str, str | None]
 
@@ -31,6 +33,7 @@ class QA:
         self.config = config if config is not None else QAConfig()
         self.retriever = Retriever(index, mode=self.config.retrieval)
         self._reader = reader
+        self._identity: tuple[str, str | None] | None = None
 
     @property
     def reader(self) -> Reader:
@@ -40,7 +43,15 @@ class QA:
 
     @property
     def threshold(self) -> float:
-        return self.config.threshold if self.config.threshold is not None else self.reader.threshold
+        """The "not found" threshold in force (see ``threshold_in_force``)."""
+        return self.threshold_in_force().value
+
+    def threshold_in_force(self) -> Threshold:
+        """The configured threshold, else the index's fitted one where it was fitted for this reader (``qa eval
+        --fit``, see ``qa.tuning``), else the reader's own; read afresh, so a new fit applies at once."""
+        if self._identity is None:
+            self._identity = reader_identity(self.config.reader)
+        return resolve_threshold(self.config.threshold, self.index, self._identity, self.reader)
 
     def ask(self, question: str, *, history: Sequence[Turn] = (), k: int | None = None) -> Answer:
         """Answer ``question``; ``history`` holds earlier (question, answer) turns for follow-ups.
@@ -64,25 +75,43 @@ class QA:
         spans = self.reader.read(asked, passages)
         t2 = time.perf_counter()
         timings = {"retrieve": t1 - t0, "read": t2 - t1}
-        if not spans or spans[0].score < self.threshold:
+        threshold = self.threshold
+        if not spans or spans[0].score < threshold:
             best = spans[0].score if spans else 0.0
             return Answer(question, None, best, (), tuple(passages), rewritten, timings)
         best = spans[0]
-        return Answer(question, best.text, best.score, self._citations(best, spans), tuple(passages), rewritten, timings)
+        return Answer(question, best.text, best.score, self._citations(best, spans, threshold), tuple(passages),
+                      rewritten, timings, self._alternatives(asked, best, spans, threshold))
 
-    def _citations(self, best: Span, spans: Sequence[Span]) -> tuple[Citation, ...]:
+    def _citations(self, best: Span, spans: Sequence[Span], threshold: float) -> tuple[Citation, ...]:
         """The best span's citation, then other places that state the same answer."""
-        same = [s for s in spans if s.text.strip().lower() == best.text.strip().lower() and s.score >= self.threshold]
+        same = [s for s in spans if s.text.strip().lower() == best.text.strip().lower() and s.score >= threshold]
         out: list[Citation] = []
         seen: set[tuple[str, int]] = set()
         for span in [best, *same]:
             if (span.passage.doc_id, span.start) in seen or len(out) >= self.config.max_citations:
                 continue
             seen.add((span.passage.doc_id, span.start))
-            text = self.index.article(span.passage.doc_id).text
-            if text[span.start : span.end] != span.text:
-                raise AssertionError("reader returned a span that is not verbatim article text")
-            s0, s1 = sentence_around(text, span.start, span.end)
-            p = span.passage
-            out.append(Citation(p.doc_id, p.title, p.date, p.source, span.start, span.end, text[s0:s1], s0))
+            out.append(self._cite(span))
         return tuple(out)
+
+    def _alternatives(self, question: str, best: Span, spans: Sequence[Span],
+                      threshold: float) -> tuple[Alternative, ...]:
+        """The values the articles read state, when they differ (``qa.differ``): the answer's own first.
+
+        An article counts when its best span scores ``QAConfig.differ_floor``, or the threshold where that is lower.
+        """
+        groups = differing_values(question, best, spans, min(self.config.differ_floor, threshold))
+        return tuple(
+            Alternative(group[0].text, tuple(self._cite(s) for s in group[: self.config.max_citations]), len(group))
+            for group in groups
+        )
+
+    def _cite(self, span: Span) -> Citation:
+        """Where ``span`` is: its article's metadata, exact offsets and the sentence(s) around it."""
+        text = self.index.article(span.passage.doc_id).text
+        if text[span.start : span.end] != span.text:
+            raise AssertionError("reader returned a span that is not verbatim article text")
+        s0, s1 = sentence_around(text, span.start, span.end)
+        p = span.passage
+        return Citation(p.doc_id, p.title, p.date, p.source, span.start, span.end, text[s0:s1], s0)

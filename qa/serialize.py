@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa.types import Answer
+from qa.types import Answer, Citation
+
+
+def citation_to_dict(c: Citation) -> dict[str, Any]:
+    """``{"doc_id", "title", "date", "source", "start", "end", "sentence", "sentence_start"}``."""
+    return {"doc_id": c.doc_id, "title": c.title, "date": c.date, "source": c.source,
+            "start": c.start, "end": c.end, "sentence": c.sentence, "sentence_start": c.sentence_start}
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
-    """``{"question", "answer", "score", "citations": [...], "passages": [...]}`` (plus the rewritten question)."""
+    """``{"question", "answer", "score", "citations": [...], "passages": [...], "alternatives": [...]}`` (plus the
+    rewritten question). ``alternatives`` is [] unless the sources differ: then ``{"text", "articles",
+    "citations"}`` for each value they state, the answer's own first."""
     return {
         "question": answer.question,
         "answer": answer.text,
         "score": round(float(answer.score), 6),
         "rewritten_question": answer.rewritten_question,
-        "citations": [
-            {"doc_id": c.doc_id, "title": c.title, "date": c.date, "source": c.source,
-             "start": c.start, "end": c.end, "sentence": c.sentence, "sentence_start": c.sentence_start}
-            for c in answer.citations
-        ],
+        "citations": [citation_to_dict(c) for c in answer.citations],
         "passages": [
             {"doc_id": p.doc_id, "title": p.title, "date": p.date, "source": p.source, "text": p.text,
              "start": p.start, "end": p.end, "score": round(float(p.score), 6)}
             for p in answer.passages
+        ],
+        "alternatives": [
+            {"text": a.text, "articles": a.articles, "citations": [citation_to_dict(c) for c in a.citations]}
+            for a in answer.alternatives
         ],
     }

@@ -75,11 +75,26 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One value the articles read give for a how many / how much / when question, when they disagree.
+
+    ``citations`` are the places stating it (one per article, at most ``QAConfig.max_citations``);
+    ``articles`` counts every article whose best span states it (3: "3 articles agree").
+    """
+
+    text: str
+    citations: tuple[Citation, ...]
+    articles: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """The reply to one question.
 
     ``text`` is a span copied verbatim from an article, or None when the indexed articles
     do not hold the answer. ``passages`` are the passages that were read, ranked.
+    ``alternatives`` is empty unless the articles read state different values for a number or date
+    (see ``qa.differ``); then it lists each value, the answer's own first.
 
     Example:
         >>> ans = qa.ask("How many women attended?")
@@ -93,6 +108,7 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     rewritten_question: str | None = None
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    alternatives: tuple[Alternative, ...] = ()
 
     @property
     def found(self) -> bool:

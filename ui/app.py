@@ -42,6 +42,10 @@ CSS = """
 .qa-index .qa-row { display: flex; gap: 1em; padding: 0.1em 0; }
 .qa-index .qa-key { font-weight: 600; min-width: 5.5em; }
 .qa-index .qa-value { overflow-wrap: anywhere; }
+.qa-differ { margin: 0.5em 0 0.2em; padding: 0.4em 0.7em; border: 1px solid #f59e0b; border-radius: 6px; }
+.qa-differ ul { margin: 0.2em 0 0 1.1em; padding: 0; }
+.qa-differ .qa-value { font-weight: 600; }
+.qa-differ .qa-agree { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .qa-warnings { margin: 0.3em 0 0 1.2em; color: var(--error-text-color, #b91c1c); }
 """
 

@@ -17,7 +17,8 @@ from typing import Callable, NoReturn, Sequence, TypeVar
 
 from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexError, QAError
 from index.progress import ProgressBar
-from qa import QA, Answer, QAConfig, answer_to_dict
+from qa import QA, Answer, Citation, QAConfig, answer_to_dict, fitted_threshold
+from ui.render import agreement
 from ui.terminal import printable, say
 
 DEFAULT_INDEX = "qa-index"
@@ -160,31 +161,49 @@ def _check_listen(host: str, port: int) -> None:
         raise QAError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _one_line(text: str) -> str:
+    """Article or user text on one printable line (whitespace runs collapsed, controls escaped)."""
+    return printable(" ".join(text.split()), newlines=False)
+
+
+def _source_lines(prefix: str, c: Citation) -> list[str]:
+    """A citation: its title, date, file and offsets, then its sentence with the span marked «like this»."""
+    a, b = c.start - c.sentence_start, c.end - c.sentence_start
+    marked = c.sentence[:a] + "«" + c.sentence[a:b] + "»" + c.sentence[b:]
+    return [f"{prefix} {_one_line(c.title)} — {_one_line(c.date or 'undated')} — "
+            f"{_one_line(Path(c.source).name)} [chars {c.start}:{c.end}]",
+            " " * (len(prefix) + 1) + _one_line(marked)]
+
+
 def format_answer(answer: Answer) -> str:
-    """The terminal rendering: the answer, then numbered sources with the span marked «like this».
+    """The terminal rendering: the answer, a "sources differ" card where the articles disagree, then numbered
+    sources with the span marked «like this».
 
     Every piece of article text is made printable (control characters shown as escapes, one line each).
     """
-    def one_line(text: str) -> str:
-        return printable(" ".join(text.split()), newlines=False)
-
-    lines = [f"Answer: {one_line(answer.text or '')}  (score {answer.score:.2f})" if answer.found
+    lines = [f"Answer: {_one_line(answer.text or '')}  (score {answer.score:.2f})" if answer.found
              else "Not found: the indexed articles do not seem to hold the answer."]
     if answer.rewritten_question:
-        lines.append(f"(understood as: {one_line(answer.rewritten_question)})")
+        lines.append(f"(understood as: {_one_line(answer.rewritten_question)})")
+    if answer.alternatives:
+        lines.append("\nSources differ:")
+        for n, alt in enumerate(answer.alternatives):
+            mine = " (the answer)" if n == 0 else ""
+            lines.append(f"  {_one_line(alt.text)}{mine} — {agreement(alt.articles)}")
+            for c in alt.citations:
+                lines.extend(_source_lines("    -", c))
+            if alt.articles > len(alt.citations):
+                lines.append(f"    (and {alt.articles - len(alt.citations)} more)")
     if answer.citations:
         lines.append("\nSources:")
         for n, c in enumerate(answer.citations, 1):
-            a, b = c.start - c.sentence_start, c.end - c.sentence_start
-            marked = c.sentence[:a] + "«" + c.sentence[a:b] + "»" + c.sentence[b:]
-            lines.append(f"[{n}] {one_line(c.title)} — {one_line(c.date or 'undated')} — "
-                         f"{one_line(Path(c.source).name)} [chars {c.start}:{c.end}]")
-            lines.append(f"    {one_line(marked)}")
+            lines.extend(_source_lines(f"[{n}]", c))
     elif answer.passages:
         lines.append("\nClosest passages:")
         for n, p in enumerate(answer.passages[:3], 1):
-            lines.append(f"[{n}] {one_line(p.title)} — {one_line(p.date or 'undated')} — {one_line(Path(p.source).name)}")
-            lines.append(f"    {one_line(p.text)[:240]}")
+            lines.append(f"[{n}] {_one_line(p.title)} — {_one_line(p.date or 'undated')} — "
+                         f"{_one_line(Path(p.source).name)}")
+            lines.append(f"    {_one_line(p.text)[:240]}")
     return "\n".join(lines)
 
 
@@ -216,9 +235,15 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     index = Index(_index_dir(args))
     if args.command == "info":
         info = index.info()
+        try:
+            fitted = fitted_threshold(index)
+            info["fitted_threshold"] = fitted.to_dict() if fitted else None
+            shown = fitted.describe() if fitted else "none fitted (qa eval QUESTIONS --fit); the reader's own is used"
+        except QAError as exc:  # unreadable: qa info still shows the rest, and says so
+            info["fitted_threshold"], shown = None, str(exc)
         if args.json:
             print(json.dumps(info, indent=2))
-        for key, value in [] if args.json else info.items():
+        for key, value in [] if args.json else {**info, "fitted_threshold": shown}.items():
             say(f"{key}: {value}", newlines=False)
     elif args.command == "list":
         rows = index.list()

@@ -17,7 +17,7 @@ from pathlib import PurePath
 from typing import Any, Iterable, Mapping, Sequence
 
 from index import IngestReport, IngestWarning
-from qa import Answer, Citation, Passage
+from qa import Alternative, Answer, Citation, Passage
 
 NOT_FOUND = "The indexed articles do not seem to hold the answer."
 CLOSEST_PASSAGES = 3
@@ -80,6 +80,33 @@ def citation_html(n: int, citation: Citation, passage: Passage | None) -> str:
     )
 
 
+def agreement(articles: int) -> str:
+    """``1 article`` / ``3 articles agree``: how many articles state one value (the chat and ``qa ask``)."""
+    return "1 article" if articles == 1 else f"{articles} articles agree"
+
+
+def differ_html(alternatives: Sequence[Alternative], passages: Sequence[Passage]) -> str:
+    """The "sources differ" card: each value the articles state, with how many agree and where it is said.
+
+    The first value is the answer's own. Empty when there are none (the sources agree, or it is no
+    number or date question).
+    """
+    if not alternatives:
+        return ""
+    items = []
+    for n, alt in enumerate(alternatives):
+        mine = ' <span class="qa-meta">(the answer)</span>' if n == 0 else ""
+        more = alt.articles - len(alt.citations)
+        sources = "".join(citation_html(i, c, _passage_of(c, passages)) for i, c in enumerate(alt.citations, 1))
+        items.append(
+            f'<li class="qa-alternative"><span class="qa-value">{esc(alt.text)}</span>{mine} '
+            f'<span class="qa-agree">{esc(agreement(alt.articles))}</span>'
+            f'<ol class="qa-sources">{sources}</ol>'
+            + (f'<div class="qa-meta">and {more} more</div>' if more > 0 else "") + "</li>"
+        )
+    return f'<div class="qa-differ"><div class="qa-heading">Sources differ</div><ul>{"".join(items)}</ul></div>'
+
+
 def passage_item_html(n: int, passage: Passage) -> str:
     """One numbered passage: title, date, file and an excerpt; expands to the full passage."""
     flat = " ".join(passage.text.split())
@@ -103,6 +130,7 @@ def answer_html(answer: Answer, *, closest: int = CLOSEST_PASSAGES) -> str:
     if answer.found:
         parts.append(f'<div class="qa-span">{_lines(answer.text or "")}</div>')
         parts.append(f'<div class="qa-meta">score {answer.score:.2f}</div>')
+        parts.append(differ_html(answer.alternatives, answer.passages))
         if answer.citations:
             parts.append('<div class="qa-heading">Sources</div><ol class="qa-sources">')
             parts.extend(citation_html(n, c, _passage_of(c, answer.passages)) for n, c in enumerate(answer.citations, 1))

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from eval.metrics import (calibration_bins, contains_answer, exact_match, f1, first_hit, mean_reciprocal_rank,
-                          normalize_answer, percentile, recall_at, squad_scores, threshold_curve)
+from eval.metrics import (best_threshold, calibration_bins, contains_answer, exact_match, f1, first_hit,
+                          mean_reciprocal_rank, normalize_answer, percentile, recall_at, squad_scores, threshold_curve)
 
 
 @pytest.mark.parametrize("raw, normal", [
@@ -88,6 +88,23 @@ def test_threshold_curve_hand_worked():
     exact = [c["exact"] for c in curve]
     assert exact == pytest.approx([100 / 3, 100 / 3, 200 / 3, 100 / 3])
     assert curve[0]["f1"] == pytest.approx(100 * 1.5 / 3)
+
+
+def _curve(f1s: list[float]) -> list[dict[str, float]]:
+    return [{"threshold": i / 10, "exact": 0.0, "f1": f} for i, f in enumerate(f1s)]
+
+
+@pytest.mark.parametrize("f1s, chosen", [
+    ([50, 60, 70, 65], 0.2),                   # one best point
+    ([80, 80, 80, 70, 60], 0.1),               # the middle of a flat top
+    ([80, 80, 80, 80, 60], 0.1),               # an even run: its lower middle
+    ([70, 80, 70, 80, 80, 80, 40], 0.4),       # two runs at the top: the longer one
+    ([60, 80, 70, 80, 50], 0.1),               # two equal runs: the first
+])
+def test_best_threshold_takes_the_highest_f1_in_the_middle_of_its_longest_run(f1s, chosen):
+    assert best_threshold(_curve(f1s))["threshold"] == chosen
+    with pytest.raises(ValueError):
+        best_threshold([])
 
 
 def test_calibration_bins_count_every_score_once():

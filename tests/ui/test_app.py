@@ -103,3 +103,18 @@ def test_launch_binds_loopback_quietly_and_warns_once_for_other_hosts(ui_qa, mon
     launch(ui_qa, host="0.0.0.0", port=8000)
     err = capsys.readouterr().err
     assert calls[-1]["server_name"] == "0.0.0.0" and err.startswith("warning:") and err.count("\n") == 1
+
+
+def test_the_chat_and_its_api_use_the_threshold_fitted_on_the_index(scratch_qa):
+    from qa import FittedThreshold, store_fitted
+
+    handlers = ChatHandlers(scratch_qa)
+    before = handlers.ask_json("What is the capital of Peru?")
+    assert before["answer"] is None and before["alternatives"] == []
+    store_fitted(scratch_qa.index, FittedThreshold(  # as `qa eval --fit` would, for this chat's reader
+        value=0.0, reader="heuristic", reader_sha256=None, questions="mine.jsonl", questions_sha256="0" * 64,
+        count=10, f1=50.0, fitted="2025-01-01T00:00:00+00:00"))
+    after = handlers.ask_json("What is the capital of Peru?")
+    assert after["answer"] is not None and after["score"] == before["score"]  # the same best span, now shown
+    chat, *_ = handlers.ask("What is the capital of Peru?", 5, Conversation())
+    assert "do not seem to hold" not in chat[-1]["content"]

@@ -6,8 +6,8 @@ import re
 from html.parser import HTMLParser
 
 from index import IngestReport, IngestWarning
-from qa import Answer, Citation, Passage
-from ui.render import NOT_FOUND, answer_html, highlight, index_html, ingest_html, passages_html, question_html
+from qa import Alternative, Answer, Citation, Passage
+from ui.render import NOT_FOUND, answer_html, esc, highlight, index_html, ingest_html, passages_html, question_html
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -123,3 +123,33 @@ def test_index_panel_and_ingest_report_escape_what_they_show():
     report = IngestReport(added=1, skipped=1, warnings=(IngestWarning(f"{IMG}.txt", "empty file"),))
     html = ingest_html(report)
     assert "1 added" in html and "empty file" in html and "img" not in parse(html).tags
+
+
+def _differ_answer() -> Answer:
+    """300,000 stated by three articles (two cited), and a hostile '80,000 <img ...>' by one."""
+    first = ARTICLE.replace("Maria Lopez", "300,000")
+    other = f"Another source said 80,000 {IMG} reservists."
+
+    def cite(doc: str, text: str, value: str, title: str) -> Citation:
+        at = text.index(value)
+        return Citation(doc, title, "2024-06-01", f"/tmp/{doc}.txt", at, at + len(value), text, 0)
+    agreeing = (cite("d1", first, "300,000", "First"), cite("d2", first, "300,000", "Second"))
+    differing = (cite("d4", other, f"80,000 {IMG}", f"Fourth {SCRIPT}"),)
+    alternatives = (Alternative("300,000", agreeing, 3), Alternative(f"80,000 {IMG}", differing, 1))
+    return Answer("How many?", "300,000", 0.9, agreeing[:1], (passage(first),), None, alternatives=alternatives)
+
+
+def test_sources_differ_card_lists_each_value_with_its_sources_and_escapes_them():
+    html = answer_html(_differ_answer())
+    page = parse(html)
+    assert "script" not in page.tags and "img" not in page.tags and "onerror" not in page.attrs
+    assert "Sources differ" in html and html.index("Sources differ") < html.index(">Sources<")
+    assert '<span class="qa-value">300,000</span> <span class="qa-meta">(the answer)</span>' in html
+    assert '<span class="qa-agree">3 articles agree</span>' in html and "and 1 more" in html
+    assert f'<span class="qa-value">80,000 {esc(IMG)}</span> <span class="qa-agree">1 article</span>' in html
+    assert f"Fourth {esc(SCRIPT)}" in html and f"<mark>80,000 {esc(IMG)}</mark>" in html
+    assert html.index("300,000</span>") < html.index("80,000 &lt;img")
+
+
+def test_no_card_when_the_sources_agree():
+    assert "Sources differ" not in answer_html(found_answer()) and "qa-differ" not in answer_html(found_answer())

@@ -8,7 +8,7 @@ import pytest
 
 from index.loaders import content_id
 from index.types import Article
-from qa import QA, Answer, Citation, Passage
+from qa import QA, Alternative, Answer, Citation, Passage
 from ui.cli import format_answer, main
 from ui.terminal import printable
 
@@ -61,6 +61,31 @@ def test_qa_ask_prints_hostile_sources_inert_and_json_exact(fake_index, capsys, 
     assert json.loads(capsys.readouterr().out)["citations"][0]["title"] == TITLE
     not_found = Answer("Q", None, 0.1, (), _answer().passages)
     _clean(format_answer(not_found))
+
+
+def _differing() -> Answer:
+    answer = _answer()
+    cite = answer.citations[0]
+    other = Citation("d2", f"Other{PWN}", None, "/n/other.txt", cite.start, cite.end, cite.sentence,
+                     cite.sentence_start)
+    alternatives = (Alternative("7", (cite, cite), 3), Alternative(f"9{PWN}", (other,), 1))
+    return Answer(answer.question, "7", 0.9, answer.citations, answer.passages, alternatives=alternatives)
+
+
+def test_qa_ask_shows_the_sources_differ_card_inert(fake_index, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(QA, "ask", lambda self, question, **kw: _differing())
+    assert main(["ask", "Q", "--index", str(fake_index.path)]) == 0
+    out = capsys.readouterr().out
+    _clean(out)
+    card = out[out.index("Sources differ:"):out.index("\nSources:")]
+    lines = card.splitlines()
+    assert lines[1] == "  7 (the answer) — 3 articles agree" and "(and 1 more)" in card
+    assert "  9\\x1b]0;PWNED\\x07\\x1b[2J\\x9b31m\\u202e — 1 article" in lines
+    assert "    - Other\\x1b]0;PWNED" in card and "«7»" in card
+    assert main(["ask", "Q", "--json", "--index", str(fake_index.path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(a["text"], a["articles"]) for a in data["alternatives"]] == [("7", 3), (f"9{PWN}", 1)]
+    assert "Sources differ" not in format_answer(_answer())
 
 
 def test_errors_and_warnings_are_inert_one_liners(fake_index, tmp_path, capsys) -> None:
