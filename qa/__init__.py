@@ -6,11 +6,11 @@ from qa.heuristic import HeuristicReader
 from qa.pipeline import QA
 from qa.readers import make_reader
 from qa.retriever import Retriever
-from qa.serialize import answer_to_dict
+from qa.serialize import answer_to_dict, passage_to_dict
 from qa.text import question_type
 from qa.types import Answer, Citation, Passage, Reader, Span
 
 __all__ = [
     "QA", "Answer", "Citation", "HeuristicReader", "Passage", "QAConfig", "Reader", "Retriever", "Span",
-    "answer_to_dict", "make_reader", "question_type", "rewrite",
+    "answer_to_dict", "make_reader", "passage_to_dict", "question_type", "rewrite",
 ]
