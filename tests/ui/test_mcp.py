@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -21,13 +22,19 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS = {"ask", "search", "list_articles", "get_article"}
 
 
+def run(main: Callable[[], Awaitable[Any]]) -> Any:
+    """``anyio.run(main)`` in a thread of its own: the browser tests' Playwright keeps an event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, main).result()
+
+
 def with_client(qa: QA, use: Callable[[Client], Awaitable[Any]]) -> Any:
     """Run ``use`` with an SDK client connected in-process to the MCP server over ``qa``."""
     async def main() -> Any:
         async with Client(build_mcp(Service(qa))) as client:
             return await use(client)
 
-    return anyio.run(main)
+    return run(main)
 
 
 def data_of(result: CallToolResult) -> Any:
@@ -110,7 +117,7 @@ def test_qa_mcp_over_stdio_lists_the_tools_and_answers(seed_index_dir, tmp_path)
                 articles = await session.call_tool("list_articles", {})
                 return names, data_of(answer), data_of(articles)
 
-    names, answer, articles = anyio.run(main)
+    names, answer, articles = run(main)
     assert names == TOOLS
     assert answer["answer"] == "Dmitry Peskov"
     cite = answer["citations"][0]
