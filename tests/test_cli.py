@@ -15,18 +15,19 @@ from ui.cli import main
 
 @pytest.fixture(autouse=True)
 def no_server_no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In this process, qa chat never serves and no host name is resolved.
+    """In this process, qa chat, qa serve and qa mcp never serve and no host name is resolved.
 
-    A chat whose options were wrongly accepted would otherwise start a real server and block the run;
-    here it fails at once. A host that is not an address literal is unknown, as with no network.
+    A server whose options were wrongly accepted would otherwise start and block the run; here it
+    fails at once. A host that is not an address literal is unknown, as with no network.
     """
-    app = types.ModuleType("ui.app")
+    for module, name in (("ui.app", "launch"), ("ui.server", "serve"), ("ui.mcp_server", "run_stdio")):
+        fake = types.ModuleType(module)
 
-    def launch(*args, **kwargs) -> None:
-        raise AssertionError("qa chat started serving: its options were not refused")
+        def refuse(*args, **kwargs) -> None:
+            raise AssertionError("a server started: its options were not refused")
 
-    app.launch = launch  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "ui.app", app)
+        setattr(fake, name, refuse)
+        monkeypatch.setitem(sys.modules, module, fake)
     real = socket.getaddrinfo
 
     def getaddrinfo(host, port, *args, **kwargs):
@@ -101,6 +102,8 @@ BAD_OPTIONS = [
     ["ingest", "x.txt", "--lock-timeout", "-1"], ["ingest", "x.txt", "--lock-timeout", "nan"],
     ["chat", "-k", "0"], ["chat", "--threshold", "2"],
     ["chat", "--port", "70000"], ["chat", "--port", "-1"], ["chat", "--port", "0"], ["chat", "--host", "999.1.1.1"],
+    ["serve", "-k", "0"], ["serve", "--threshold", "2"], ["serve", "--port", "0"], ["serve", "--host", "999.1.1.1"],
+    ["serve", "--token", ""], ["serve", "--token", "two words"], ["serve", "--token", "caf\xe9"], ["mcp", "-k", "0"],
     ["qa-has-no-such-command"],
 ]
 
@@ -120,7 +123,7 @@ def test_an_option_error_shows_control_characters_as_escapes(capsys) -> None:
 
 
 @pytest.mark.parametrize("argv", [["ingest", "x.txt"], ["ask", "Q"], ["list"], ["info"], ["check"], ["remove", "abc"],
-                                  ["chat"]], ids=" ".join)
+                                  ["chat"], ["serve"], ["mcp"]], ids=" ".join)
 def test_an_index_path_naming_a_file_is_one_error_line(argv: list[str], tmp_path: Path, capsys) -> None:
     afile = tmp_path / "afile"
     afile.write_text("mine\n")
@@ -128,12 +131,13 @@ def test_an_index_path_naming_a_file_is_one_error_line(argv: list[str], tmp_path
     assert "is a file, not an index folder" in _one_error_line(capsys) and afile.read_text() == "mine\n"
 
 
-def test_chat_on_a_port_in_use_is_one_error_line(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("command", ["chat", "serve"])
+def test_a_server_on_a_port_in_use_is_one_error_line(command: str, tmp_path: Path, capsys) -> None:
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert _exit(["chat", "--port", str(port), "--index", str(tmp_path / "ix")]) == 1
+        assert _exit([command, "--port", str(port), "--index", str(tmp_path / "ix")]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in _one_error_line(capsys)

@@ -11,18 +11,19 @@ runtime from its annotations.
 import ipaddress
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
 
-from index import Article, IndexNotFoundError, IngestWarning, QAError, load_bytes
-from qa import QA, Answer, answer_to_dict
+from index import IndexNotFoundError, QAError
+from qa import QA, Answer
 from ui import render
+from ui.service import DEFAULT_MAX_UPLOAD_BYTES, MAX_K, MAX_TURNS, UPLOAD_TYPES, Service
 
-DEFAULT_MAX_UPLOAD_BYTES = 20_000_000
-UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".jsonl")
-MAX_K = 20
+__all__ = ["CSS", "DEFAULT_MAX_UPLOAD_BYTES", "MAX_K", "UPLOAD_TYPES", "ChatHandlers", "Conversation", "build_app",
+           "is_loopback", "launch", "parse_auth", "warn_if_exposed"]
 
 CSS = """
 .qa-answer .qa-span { font-size: 1.3em; font-weight: 600; margin: 0.1em 0 0.2em; }
@@ -80,50 +81,51 @@ class Conversation:
 class ChatHandlers:
     """The functions behind the chat's events; each turns a ``QAError`` into a ``gr.Error``.
 
+    ``service`` (made from ``qa`` where not given) checks API arguments and is shared with the REST API
+    when both are served, so that they answer one question at a time between them.
+
     Example:
         >>> handlers = ChatHandlers(qa, max_upload_bytes=20_000_000)
         >>> handlers.ask_json("Who is the Kremlin spokesman?")["answer"]
         'Dmitry Peskov'
     """
 
-    def __init__(self, qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
-        if max_upload_bytes < 1:
-            raise ValueError(f"max_upload_bytes must be positive, got {max_upload_bytes}")
+    def __init__(self, qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, service: Service | None = None) -> None:
+        self.service = service if service is not None else Service(qa, max_upload_bytes=max_upload_bytes)
+        if self.service.qa is not qa:
+            raise ValueError("the service must serve the same QA as the chat")
         self.qa = qa
-        self.max_upload_bytes = max_upload_bytes
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.service.max_upload_bytes
 
     def ask(self, question: str, k: float, conversation: Conversation) -> tuple[list[dict[str, str]], Conversation, str, str]:
         """Answer a chat message; returns the chat, the new conversation, an emptied textbox and the passages."""
         try:
-            answer = self.qa.ask(question or "", history=conversation.turns, k=int(k))
+            answer = self.service.answer(question or "", history=conversation.turns[-MAX_TURNS:], k=int(k))
         except QAError as exc:
             raise gr.Error(render.error_text(str(exc))) from None
         conversation = conversation.with_answer(answer)
         return conversation.chat(), conversation, "", render.passages_html(answer.passages)
 
-    def ask_json(self, question: str, k: int | None = None) -> dict[str, Any]:
-        """The answer as ``qa ask --json`` prints it (the API's ``ask``).
+    def ask_json(self, question: str, k: int | None = None,
+                 history: Sequence[Sequence[str | None]] | None = None) -> dict[str, Any]:
+        """The answer as ``qa ask --json`` prints it (the API's ``ask``); ``history`` as ``QA.ask`` takes it.
 
-        Raises gr.Error for a question that is not text, or a ``k`` that is not a whole number from 1 to
-        the slider's maximum: API callers send any JSON, and an answer over 1,000 passages ties up the chat.
+        Raises gr.Error for a question that is not text, a malformed history, or a ``k`` that is not a whole
+        number from 1 to the slider's maximum: API callers send any JSON, and an answer over 1,000 passages
+        ties up the chat.
         """
-        if not isinstance(question, str):
-            raise gr.Error(f"the question must be text, got {type(question).__name__}")
-        if k is not None:
-            limit = self.max_k
-            whole = isinstance(k, int) and not isinstance(k, bool) or isinstance(k, float) and k.is_integer()
-            if not whole or not 1 <= k <= limit:
-                raise gr.Error(render.error_text(f"k must be a whole number from 1 to {limit}, got {k!r}"))
-            k = int(k)
         try:
-            return answer_to_dict(self.qa.ask(question, k=k))
+            return self.service.ask(question, history=history, k=k)
         except QAError as exc:
             raise gr.Error(render.error_text(str(exc))) from None
 
     @property
     def max_k(self) -> int:
         """The most passages one question may read: the slider's maximum."""
-        return max(MAX_K, self.qa.config.k)
+        return self.service.max_k
 
     def clear(self) -> tuple[list[dict[str, str]], Conversation, str]:
         """Start a new conversation."""
@@ -146,42 +148,31 @@ class ChatHandlers:
         """
         if not files:
             raise gr.Error("Choose one or more files to add first.")
-        articles: list[Article] = []
-        warnings: list[IngestWarning] = []
-        for done, path in enumerate(files):
-            name = Path(path).name
-            progress((done, len(files)), desc=f"reading {name}", unit="files")
-            for item in self._load(Path(path), name):
-                (warnings if isinstance(item, IngestWarning) else articles).append(item)
+
+        def reading(done: int, total: int, name: str) -> None:
+            progress((done, total), desc=f"reading {name}", unit="files")
 
         def embedding(done: int, total: int) -> None:
             progress((done, total), desc="embedding", unit="chunks")
 
+        uploads = [(Path(path).name, partial(open, path, "rb")) for path in files]
         try:
-            report = self.qa.index.add_articles(articles, progress=embedding, warnings=warnings)
+            report = self.service.add(uploads, on_file=reading, progress=embedding)
         except QAError as exc:
             raise gr.Error(render.error_text(str(exc))) from None
         return self.index_panel(), render.ingest_html(report), None
 
-    def _load(self, path: Path, name: str) -> list[Article | IngestWarning]:
-        try:
-            size = path.stat().st_size
-            if size > self.max_upload_bytes:
-                return [IngestWarning(name, f"{size:,} bytes is over the upload limit of {self.max_upload_bytes:,}")]
-            data = path.read_bytes()
-        except OSError as exc:
-            return [IngestWarning(name, exc.strerror or str(exc))]
-        return list(load_bytes(data, name, max_bytes=self.max_upload_bytes))
 
-
-def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> gr.Blocks:
+def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, service: Service | None = None) -> gr.Blocks:
     """The chat as a Gradio app (not launched). Its ``ask`` endpoint returns ``answer_to_dict`` JSON.
+
+    ``service``, where given, is shared with another API (its upload limit then applies).
 
     Example:
         >>> build_app(QA(Index("qa-index"))).launch(css=CSS)
     """
-    handlers = ChatHandlers(qa, max_upload_bytes=max_upload_bytes)
-    limit_mb = f"{max_upload_bytes / 1e6:g} MB"
+    handlers = ChatHandlers(qa, max_upload_bytes=max_upload_bytes, service=service)
+    limit_mb = f"{handlers.max_upload_bytes / 1e6:g} MB"
     with gr.Blocks(title="News QA", analytics_enabled=False) as app:
         gr.Markdown("## News QA\nAsk about your articles. Every answer is copied word for word from an article, "
                     "with its sources; open a source to read the whole passage.")
@@ -225,9 +216,14 @@ def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> gr
 
         default_k = qa.config.k
 
-        def ask_endpoint(question: str, k: int = default_k) -> dict[str, Any]:
-            """Answer ``question`` from the indexed articles, as ``qa ask --json`` does."""
-            return handlers.ask_json(question, k)
+        def ask_endpoint(question: str, k: int = default_k,
+                         history: list[list[str | None]] | None = None) -> dict[str, Any]:
+            """Answer ``question`` from the indexed articles, as ``qa ask --json`` does.
+
+            ``history`` holds the earlier turns of a conversation, oldest first, each [question, answer or
+            null], so that a follow-up ("What did he confirm?") is understood; callers may leave it out.
+            """
+            return handlers.ask_json(question, k, history)
 
         gr.api(ask_endpoint, api_name="ask")
     return app
@@ -256,6 +252,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def warn_if_exposed(host: str, what: str, unprotected: Sequence[str] = ()) -> None:
+    """Print one warning line to stderr where ``host`` is not loopback; ``unprotected`` names the missing protections.
+
+    Example:
+        >>> warn_if_exposed("0.0.0.0", "the chat", ["--auth user:password"])
+    """
+    if is_loopback(host):
+        return
+    advice = f" (protect it with {' and '.join(unprotected)})" if unprotected else ""
+    print(f"warning: {what} listens on {host}, so other machines can reach it and read your articles{advice}",
+          file=sys.stderr)
+
+
 def launch(qa: QA, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
            max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, block: bool = True) -> gr.Blocks:
     """Serve the chat on ``host:port``; blocks until stopped unless ``block`` is False.
@@ -266,9 +275,7 @@ def launch(qa: QA, *, host: str = "127.0.0.1", port: int = 7860, auth: str | Non
         >>> launch(QA(Index("qa-index")), port=7861, auth="alice:s3cret")
     """
     credentials = parse_auth(auth)
-    if not is_loopback(host):
-        print(f"warning: the chat listens on {host}, so other machines can reach it and read your articles"
-              f"{'' if credentials else ' (protect it with --auth user:password)'}", file=sys.stderr)
+    warn_if_exposed(host, "the chat", () if credentials else ["--auth user:password"])
     app = build_app(qa, max_upload_bytes=max_upload_bytes)
     app.queue(default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, auth=credentials, max_file_size=max_upload_bytes,

@@ -1,4 +1,4 @@
-"""The ``qa`` command: ingest, ask, info, list, remove, check, chat and eval.
+"""The ``qa`` command: ingest, ask, info, list, remove, check, chat, serve, mcp and eval.
 
 Every QAError becomes one line on stderr and exit status 1; no traceback reaches the user.
 """
@@ -19,6 +19,7 @@ from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexEr
 from index.progress import ProgressBar
 from qa import QA, Answer, Citation, QAConfig, answer_to_dict, fitted_threshold
 from ui.render import agreement
+from ui.service import check_token
 from ui.terminal import printable, say
 
 DEFAULT_INDEX = "qa-index"
@@ -74,6 +75,12 @@ def _qa_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
 
 
+def _listen_args(p: argparse.ArgumentParser, *, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
+    p.add_argument("--port", type=_int_in(1, 65535), default=port, help="(default %(default)s)")
+    p.add_argument("--auth", default=None, help="user:password required to open the chat")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qa", description="Extractive question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,9 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="open the chat in the browser")
     _qa_args(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_int_in(1, 65535), default=7860)
-    p.add_argument("--auth", default=None, help="user:password required to open the chat")
+    _listen_args(p, port=7860)
+
+    p = sub.add_parser("serve", help="serve the REST API (/v1, docs at /docs) and the chat (/)")
+    _qa_args(p)
+    _listen_args(p, port=8000)
+    p.add_argument("--token", default=None,
+                   help="bearer token required on every /v1 endpoint (default: $QA_API_TOKEN; none: no token)")
+
+    p = sub.add_parser("mcp", help="serve the index to an MCP client over stdin/stdout")
+    _qa_args(p)
 
     sub.add_parser("eval", help="evaluate on a question set (qa eval --help)", add_help=False)
     return parser
@@ -232,6 +246,14 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         answer = _open_qa(args).ask(args.question)
         print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2) if args.json else format_answer(answer))
         return 0
+    if args.command in ("chat", "serve"):
+        return _serve(args)
+    if args.command == "mcp":
+        qa = _open_qa(args)
+        from ui.mcp_server import run_stdio
+
+        run_stdio(qa)
+        return 0
     index = Index(_index_dir(args))
     if args.command == "info":
         info = index.info()
@@ -271,15 +293,29 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
               f"{done['segments_after']} segment(s) in {time.monotonic() - began:.1f}s")
     elif args.command == "upgrade":
         print("upgraded" if index.upgrade() else f"{index.path} is already in the current format")
-    elif args.command == "chat":
-        qa = _open_qa(args)  # loads no model: the index path and the settings are checked first
-        _check_listen(args.host, args.port)
-        from ui.app import launch
+    return 0
 
-        try:
+
+def _serve(args: argparse.Namespace) -> int:
+    """``qa chat`` and ``qa serve``: check the settings, the token and the address, then serve until stopped."""
+    qa = _open_qa(args)  # loads no model: the index path and the settings are checked first
+    token = None
+    if args.command == "serve":
+        token = args.token if args.token is not None else os.environ.get("QA_API_TOKEN") or None
+        if token is not None:
+            check_token(token)
+    _check_listen(args.host, args.port)
+    try:
+        if args.command == "chat":
+            from ui.app import launch
+
             launch(qa, host=args.host, port=args.port, auth=args.auth)
-        except OSError as exc:  # the port taken between the check and the server's start
-            raise QAError(f"cannot serve the chat on {args.host}:{args.port}: {exc}") from None
+        else:
+            from ui.server import serve
+
+            serve(qa, host=args.host, port=args.port, token=token, auth=args.auth)
+    except OSError as exc:  # the port taken between the check and the server's start
+        raise QAError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Fixtures of the chat tests: three tiny articles (one hostile), a real-model index, a running chat, Chromium.
+"""Fixtures of the UI tests: three tiny articles (one hostile), a real-model index, a running chat, Chromium,
+and a model-free QA (fake embedder, stub reader) for the API plumbing.
 
-The index uses the real embedding model and the heuristic reader (fast, no reader weights).
+The real-model index uses the real embedding model and the heuristic reader (fast, no reader weights).
 The chat is served once per session on a free local port and shared by the API and browser tests;
 tests that change the index only add articles no other test asks about.
 """
@@ -8,10 +9,11 @@ tests that change the index only add articles no other test asks about.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pytest
 
@@ -20,7 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from index import Index  # noqa: E402
-from qa import QA, QAConfig  # noqa: E402
+from qa import QA, QAConfig, Passage, Span  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -75,6 +77,24 @@ def scratch_qa(ui_index_dir: Path, ui_qa: QA, tmp_path: Path) -> QA:
     return QA(Index(folder, embedder=ui_qa.index.embedder), QAConfig(reader="heuristic"))
 
 
+class NumberReader:
+    """A stub reader: the first number in the passages, with a fixed confidence; no model."""
+
+    threshold = 0.5
+
+    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
+        for p in passages:
+            if m := re.search(r"\d[\d,]*", p.text):
+                return [Span(m.group(0), p.start + m.start(), p.start + m.end(), 0.9, p)]
+        return []
+
+
+@pytest.fixture
+def fake_qa(fake_index: Index) -> QA:
+    """A QA over tests/conftest.py's three-article fake-embedder index, read by ``NumberReader``: no model loads."""
+    return QA(fake_index, reader=NumberReader())
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -110,3 +130,9 @@ def chromium_browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def port() -> int:
+    """A free TCP port on 127.0.0.1 (free when asked; a server started at once gets it)."""
+    return free_port()

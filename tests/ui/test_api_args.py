@@ -8,6 +8,7 @@ import pytest
 from index import Index
 from qa import QA, Answer
 from ui.app import MAX_K, ChatHandlers
+from ui.service import MAX_TURN_CHARS, MAX_TURNS
 
 
 @pytest.fixture
@@ -44,3 +45,22 @@ def test_good_k_values_reach_the_pipeline_as_ints(handlers) -> None:
         assert chat.ask_json("Who?", k)["answer"] is None
     assert asked == [("Who?", 1), ("Who?", MAX_K), ("Who?", 3), ("Who?", None)]
     assert all(type(k) is int for _, k in asked[:3])
+
+
+@pytest.mark.parametrize("history", ["Who won?", [["only a question"]], [[1, "a"]], [["q", 5]], {"q": "a"},
+                                     [["q", "a"]] * (MAX_TURNS + 1), [["q" * (MAX_TURN_CHARS + 1), None]]])
+def test_a_malformed_history_is_a_clear_message_and_asks_nothing(handlers, history) -> None:
+    chat, asked = handlers
+    with pytest.raises(gr.Error, match="history"):
+        chat.ask_json("What did he confirm?", None, history)
+    assert asked == []
+
+
+def test_the_history_reaches_the_pipeline_as_turns(tmp_path, monkeypatch) -> None:
+    seen: list = []
+    monkeypatch.setattr(QA, "ask", lambda self, question, *, k=None, history=(): seen.append(history) or
+                        Answer(question, None, 0.0))
+    chat = ChatHandlers(QA(Index(tmp_path / "ix")))
+    chat.ask_json("What did he confirm?", 5, [["Who is the Kremlin spokesman?", "Dmitry Peskov"], ["And then?", None]])
+    chat.ask_json("Who?", 5)  # callers from before the history keep working
+    assert seen == [(("Who is the Kremlin spokesman?", "Dmitry Peskov"), ("And then?", None)), ()]

@@ -28,6 +28,18 @@ def test_ask_endpoint_returns_the_json_of_qa_ask(chat_url):
     assert fewer["answer"] == "240 meters" and len(fewer["passages"]) == 1
 
 
+def test_ask_endpoint_takes_the_conversation_history(chat_url):
+    client = Client(chat_url, verbose=False)
+    history = [["Who is the Kremlin spokesman?", "Dmitry Peskov"]]
+    data = client.predict("What did he confirm?", 5, history, api_name="/ask")
+    assert data["rewritten_question"] == "What did Dmitry Peskov confirm?"
+    assert any("Peskov confirmed" in p["text"] for p in data["passages"])
+    by_name = client.predict(question="What did he confirm?", history=history, api_name="/ask")  # k left out
+    assert by_name == data
+    with pytest.raises(AppError, match="history turn 1 must be"):
+        client.predict("What did he confirm?", 5, [["Who is the Kremlin spokesman?"]], api_name="/ask")
+
+
 def test_ask_endpoint_reports_errors_as_a_message(chat_url):
     client = Client(chat_url, verbose=False)
     with pytest.raises(AppError, match="the question is empty"):
