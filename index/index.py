@@ -15,7 +15,7 @@ from index.build import legacy_segment, new_segment
 from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
-from index.legacy import read_legacy
+from index.legacy import LegacyIndex, read_legacy
 from index.lexical import bm25_scores
 from index.loaders import load_paths
 from index.merge import choose_merge, merge
@@ -71,28 +71,28 @@ class Index:
 
         A format-1 index is upgraded in place first (once, under the writer lock; see ``upgrade``).
         """
-        with self._mutex:
-            while True:
+        while True:
+            with self._mutex:
                 pointer = self._dir.pointer()
                 if pointer is None:
                     raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
                 name, sha = pointer
                 if name == self._gen and self._view is not None:
                     return self._view
-                if is_legacy(name):
-                    self.upgrade()
-                    continue
-                try:
-                    assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
-                    point = CommitPoint.from_json(self._dir.read_commit(name, sha))
-                    self._check_settings(point.settings)
-                    view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
-                except (IndexCorruptError, OSError):
-                    if self._dir.current() == name:
-                        raise
-                    continue  # a writer committed twice while we read, and cleaned up what we were reading
-                self._view, self._gen = view, name
-                return view
+                if not is_legacy(name):
+                    try:
+                        assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
+                        point = CommitPoint.from_json(self._dir.read_commit(name, sha))
+                        self._check_settings(point.settings)
+                        view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
+                    except (IndexCorruptError, OSError):
+                        if self._dir.current() == name:
+                            raise
+                        continue  # a writer committed twice while we read, and cleaned up what we were reading
+                    self._view, self._gen = view, name
+                    return view
+            # Outside _mutex: upgrading takes the writer locks, which a writer holds while it waits for _mutex.
+            self.upgrade()
 
     def _check_settings(self, built: Settings) -> None:
         if self.config.model is not None and self.config.model != built.model:
@@ -159,7 +159,9 @@ class Index:
             if pointer is None:
                 raise IndexNotFoundError(f"no index at {self.path}")
             if is_legacy(pointer[0]):
-                return [f"index at {self.path} is in format 1; upgrade it with: qa upgrade --index {self.path}"]
+                self._read_legacy(*pointer)  # damage is reported as such; nothing is written
+                return [f"index at {self.path} is in format 1; it is upgraded in place by the next command that "
+                        f"opens it (e.g. qa info --index {self.path})"]
             point = CommitPoint.from_json(self._dir.read_commit(pointer[0], pointer[1] or ""))
             view = View(point, [self._segments.load_verified(ref, point.settings.dimension) for ref in point.segments])
         except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
@@ -303,26 +305,32 @@ class Index:
         Returns whether there was anything to upgrade. Prints one line to stderr when it upgrades.
         """
         with self._write_mutex, self._dir.lock(self.config.lock_timeout):
-            pointer = self._dir.pointer()
-            if pointer is None or not is_legacy(pointer[0]):
-                return False
-            name, sha = pointer
-            folder = self.path / name
-            if not folder.is_dir():
-                raise IndexCorruptError(f"{self.path / 'CURRENT'} names {name}, which is missing")
-            meta = self._dir.read_meta(folder, sha)
-            settings = settings_from_meta(meta, versions=(1,))
-            self._dir.verify_files(folder, meta)
-            old = read_legacy(folder, meta, settings.dimension)
-            point = CommitPoint(settings, str(meta.get("created", now())), (), dict(old.aliases))
-            data = legacy_segment(old)
-            seg_name, seg_sha = self._dir.write_segment(lambda f: data.save(f, self.config.ann))
-            point = CommitPoint(point.settings, point.created, (SegmentRef(seg_name, seg_sha),), point.aliases)
-            self._dir.commit(point.to_json({"articles": len(old.articles), "chunks": len(old.chunks), "segments": 1}))
-            print(f"upgraded the index at {self.path} from format 1 to 2 (no re-embedding)", file=sys.stderr)
-            return True
+            return self._upgrade_locked()
 
     # ----- internals -----------------------------------------------------------------------
+    def _read_legacy(self, name: str, sha: str | None) -> tuple[Settings, dict, LegacyIndex]:
+        """The format-1 generation ``name``, every checksum and record checked; raises IndexCorruptError."""
+        folder = self.path / name
+        if not folder.is_dir():
+            raise IndexCorruptError(f"{self.path / 'CURRENT'} names {name}, which is missing")
+        meta = self._dir.read_meta(folder, sha)
+        settings = settings_from_meta(meta, versions=(1,))
+        self._dir.verify_files(folder, meta)
+        return settings, meta, read_legacy(folder, meta, settings.dimension)
+
+    def _upgrade_locked(self) -> bool:
+        """``upgrade`` for a caller that holds the writer locks."""
+        pointer = self._dir.pointer()
+        if pointer is None or not is_legacy(pointer[0]):
+            return False
+        settings, meta, old = self._read_legacy(*pointer)
+        data = legacy_segment(old)
+        seg_name, seg_sha = self._dir.write_segment(lambda f: data.save(f, self.config.ann))
+        point = CommitPoint(settings, str(meta.get("created", now())), (SegmentRef(seg_name, seg_sha),), dict(old.aliases))
+        self._dir.commit(point.to_json({"articles": len(old.articles), "chunks": len(old.chunks), "segments": 1}))
+        print(f"upgraded the index at {self.path} from format 1 to 2 (no re-embedding)", file=sys.stderr)
+        return True
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.embed(list(texts))
 
@@ -406,6 +414,7 @@ class _Writing:
             raise
         try:
             self._index._dir.remove_leftovers()
+            self._index._upgrade_locked()  # a format-1 index is upgraded first (snapshot would wait on our locks)
             return self._index._latest()
         except BaseException:
             self.__exit__(*sys.exc_info())
