@@ -297,8 +297,9 @@ class Child:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_for_line(self, text: str, timeout: float = 60) -> None:
+        """Wait until the child prints ``text`` as a line, or as the first words of one."""
         deadline = time.monotonic() + timeout
-        while text not in self.output().splitlines():
+        while not any(line == text or line.startswith(text + " ") for line in self.output().splitlines()):
             if time.monotonic() > deadline:
                 raise AssertionError(f"child {self.pid} never printed {text!r}:\n{self.output()}")
             time.sleep(0.01)
