@@ -35,6 +35,11 @@ def load_vectors(folder: Path, n_rows: int, dimension: int) -> np.ndarray:
     return vectors
 
 
+def map_file(path: Path) -> np.ndarray | bytes:
+    """The bytes of ``path``, memory-mapped (an empty file as b""): readable after the file is deleted."""
+    return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
+
+
 def save_vectors(folder: Path, vectors: np.ndarray) -> None:
     np.save(folder / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
 
@@ -61,27 +66,28 @@ class DenseSegment:
 
     def __init__(self, vectors: np.ndarray, ann_path: Path | None, settings: AnnSettings) -> None:
         self.vectors = vectors
-        self._ann_path = ann_path
+        self._where = f"{ann_path.parent.name}/{ANN}" if ann_path is not None else ANN
+        self._ann_data = map_file(ann_path) if ann_path is not None else None  # mapped now, parsed on first use
         self._ann: faiss.Index | None = None
         self._settings = settings
         self._lock = threading.Lock()
 
     @property
     def has_ann(self) -> bool:
-        return self._ann_path is not None
+        return self._ann_data is not None
 
     def _index(self) -> faiss.Index:
-        with self._lock:  # loaded on the first dense query, not at open
+        with self._lock:  # parsed on the first dense query, not at open
             if self._ann is None:
-                assert self._ann_path is not None
+                assert self._ann_data is not None
                 try:
-                    index = faiss.read_index(str(self._ann_path))
+                    index = faiss.deserialize_index(np.frombuffer(self._ann_data, dtype=np.uint8))
                 except RuntimeError as exc:
                     first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-                    raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} cannot be read by FAISS: {first}") from None
+                    raise IndexCorruptError(f"{self._where} cannot be read by FAISS: {first}") from None
                 ivf = faiss.extract_index_ivf(index) if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else None
                 if ivf is None or index.d != self.vectors.shape[1] or index.ntotal != len(self.vectors):
-                    raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} does not index this segment's vectors")
+                    raise IndexCorruptError(f"{self._where} does not index this segment's vectors")
                 ivf.nprobe = min(self._settings.nprobe, ivf.nlist)
                 self._ann = index
             return self._ann
