@@ -78,6 +78,7 @@ class Index:
                     raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
                 name, sha = pointer
                 if name == self._gen and self._view is not None:
+                    self._view.check_failures()  # a background verification may have found damage since
                     return self._view
                 if not is_legacy(name):
                     try:
@@ -90,6 +91,7 @@ class Index:
                             raise
                         continue  # a writer committed twice while we read, and cleaned up what we were reading
                     self._view, self._gen = view, name
+                    view.check_failures()
                     return view
             # Outside _mutex: upgrading takes the writer locks, which a writer holds while it waits for _mutex.
             self.upgrade()
@@ -255,6 +257,8 @@ class Index:
             n_chunks = 0
             if plan.changed:
                 moved = [a for d, a in plan.kept.items() if a is not touched[d]]
+                if view is not None:  # their chunks and vectors are copied, and re-signed in the new segment
+                    _verified(view, {loc[0] for a in moved if (loc := view.locate(a.doc_id))})
                 settings = view.settings if view else self.settings
                 data = new_segment(settings, list(plan.new.values()), moved, view, self._embed, progress)
                 n_chunks = int(np.count_nonzero(data.chunks[:, 0] < len(plan.new)))  # embedded, not copied
@@ -385,6 +389,7 @@ class Index:
         self.snapshot()
 
     def _merge(self, view: View, positions: list[int]) -> None:
+        _verified(view, positions)
         self._commit(view, merge(view, positions), set(), view.aliases, replace=positions)
 
     def _merge_by_policy(self) -> None:
@@ -426,6 +431,17 @@ class _Writing:
             self._lock.__exit__(*exc)
         finally:
             self._index._write_mutex.release()
+
+
+def _verified(view: View, positions: Iterable[int]) -> None:
+    """Wait for the checksum verdict on segments ``positions`` of ``view``; raise IndexCorruptError on damage.
+
+    A merge (or a moved article) copies a segment's content into a new segment with fresh checksums: copying
+    it before its background verification is done could re-sign damage as sound.
+    """
+    for i in positions:
+        view.segments[i].verified.wait()
+    view.check_failures()
 
 
 def _touched(view: View, given: Sequence[Article]) -> dict[str, Article]:

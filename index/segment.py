@@ -96,6 +96,7 @@ class Segment:
         self._catalog, self._texts, self._keys = files["catalog.jsonl"], files["texts.bin"], files["keys.json"]
         self._lock = threading.Lock()
         self.failure: str | None = None  # set by a background checksum verification that found damage
+        self.verified = threading.Event()  # set once the checksums were read (failure tells the verdict)
 
     @property
     def n_articles(self) -> int:

@@ -144,9 +144,9 @@ class IndexFiles:
         return root / self.live(root)[1]["segments"][position]["name"]
 
     def sign_current(self, root: Path) -> None:
-        """Make CURRENT hold the live commit point's present checksum."""
-        path, _ = self.live(root)
-        (root / CURRENT).write_text(f"{path.stem} {sha256_file(path)}\n")
+        """Make CURRENT hold the live commit point's present checksum (whatever the file holds)."""
+        name = (root / CURRENT).read_text().split()[0]
+        (root / CURRENT).write_text(f"{name} {sha256_file(root / f'{name}.json')}\n")
 
     def write_commit(self, root: Path, point: object) -> None:
         """Replace the live commit point's content (any JSON) and re-sign CURRENT."""
