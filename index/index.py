@@ -169,12 +169,22 @@ class Index:
         except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
             return [str(exc)]
         problems: list[str] = []
+        copies: dict[str, int] = {}
         for i, seg in enumerate(view.segments):
-            problems += seg.check_offsets()
-            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
-            for row in np.flatnonzero(counts == 0):
-                if view.live_articles[i] is None or view.live_articles[i][row]:
-                    problems.append(f"article {seg.keys[0][row]} ({seg.record(int(row))['title'][:40]}) has no chunks")
+            try:  # what a segment reads on first use (texts, records, keys, the approximate index), read in full
+                problems += seg.check_offsets()
+                counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+                live = view.live_articles[i]
+                for row in range(seg.n_articles):
+                    rec = seg.record(row)
+                    if live is None or live[row]:
+                        copies[str(rec["doc_id"])] = copies.get(str(rec["doc_id"]), 0) + 1
+                        if counts[row] == 0:
+                            problems.append(f"article {rec['doc_id']} ({str(rec['title'])[:40]}) has no chunks")
+                seg.dense.check()
+            except IndexCorruptError as exc:
+                problems.append(str(exc))
+        problems += [f"article {d} is stored {n} times among the live articles" for d, n in copies.items() if n > 1]
         for key, alias in view.aliases.items():
             if alias.doc_id not in view:
                 problems.append(f"alias {key[:60]} names article {alias.doc_id}, which is not in the index")

@@ -92,6 +92,11 @@ class DenseSegment:
                 self._ann = index
             return self._ann
 
+    def check(self) -> None:
+        """Parse the approximate index now (it is otherwise parsed on the first dense query); raises IndexCorruptError."""
+        if self.has_ann:
+            self._index()
+
     def search(self, query: np.ndarray, k: int, live: np.ndarray | None, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best live rows for one query vector: (scores, rows), best first."""
         n = len(self.vectors)
