@@ -115,19 +115,42 @@ def test_check_of_a_format1_index_names_a_command_that_upgrades_it(old_index, ca
     assert main(["check", "--index", str(root)]) == 0
 
 
-def test_the_first_write_to_a_format1_index_upgrades_it_then_writes(old_index, zygote, story) -> None:
+def test_the_first_write_to_a_format1_index_upgrades_it_then_writes(old_index, zygote, open_ix, story) -> None:
     """An ingest is often the first thing done to an old index (qa ingest): it must upgrade, not wait on itself."""
     root, articles, _ = old_index
     child = zygote.run("import sys\nfrom conftest import news_article, open_index\n"
                        "open_index(sys.argv[1]).add_articles([news_article(9)])\nprint('added')", root, timeout=60)
     assert child.returncode == 0 and "added" in child.output(), child.output()
+    assert ids(open_ix(root)) == {a.doc_id for a in articles} | {story(9).doc_id}
 
 
-def test_a_reader_and_a_writer_sharing_one_object_upgrade_a_format1_index_once(old_index, open_ix, story) -> None:
+def test_a_reader_and_a_writer_sharing_one_object_upgrade_a_format1_index_once(old_index, open_ix, story,
+                                                                               monkeypatch) -> None:
+    """The chat asks a question while an upload starts, on one Index: the reader finds format 1 while the writer
+    holds the writer's locks, and each must not wait for the other."""
     import threading
+
+    from index.storage import IndexDir
 
     root, articles, _ = old_index
     index = open_ix(root)
+    reader_in, writer_in = threading.Event(), threading.Event()
+    real_pointer, real_lock = IndexDir.pointer, IndexDir.lock
+
+    def pointer(self):  # the reader has taken the Index's view mutex and is reading CURRENT
+        if threading.current_thread().name == "reader" and not reader_in.is_set():
+            reader_in.set()
+            writer_in.wait(10)
+        return real_pointer(self)
+
+    def lock(self, timeout):  # the writer has taken the Index's write mutex
+        if threading.current_thread().name == "writer":
+            writer_in.set()
+            reader_in.wait(10)
+        return real_lock(self, timeout)
+
+    monkeypatch.setattr(IndexDir, "pointer", pointer)
+    monkeypatch.setattr(IndexDir, "lock", lock)
     errors: list[str] = []
 
     def run(fn) -> None:
@@ -136,14 +159,16 @@ def test_a_reader_and_a_writer_sharing_one_object_upgrade_a_format1_index_once(o
         except Exception as exc:  # noqa: BLE001 - any error is the failure being tested
             errors.append(repr(exc))
 
-    threads = [threading.Thread(target=run, args=(lambda: index.add_articles([story(9)]),), daemon=True),
-               threading.Thread(target=run, args=(lambda: index.search("story", k=3),), daemon=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "deadlocked"
+    reader = threading.Thread(target=run, args=(lambda: index.search("story", k=3),), name="reader", daemon=True)
+    writer = threading.Thread(target=run, args=(lambda: index.add_articles([story(9)]),), name="writer", daemon=True)
+    reader.start()
+    assert reader_in.wait(10)
+    writer.start()
+    for t in (reader, writer):
+        t.join(30)
+    assert not reader.is_alive() and not writer.is_alive(), "deadlocked"
     assert errors == [] and ids(open_ix(root)) == {a.doc_id for a in articles} | {story(9).doc_id}
+    assert len(list(root.glob("commit-*.json"))) == 2  # upgraded once, then the ingest
 
 
 # ----- a damaged format-1 index is refused, not upgraded ----------------------------------------------------------
