@@ -319,6 +319,7 @@ class Index:
         Returns whether there was anything to upgrade. Prints one line to stderr when it upgrades.
         """
         with self._write_mutex, self._dir.lock(self.config.lock_timeout):
+            self._dir.remove_leftovers()  # a killed upgrade's, which may carry this process's PID (containers)
             return self._upgrade_locked()
 
     # ----- internals -----------------------------------------------------------------------

@@ -171,6 +171,16 @@ def test_a_reader_and_a_writer_sharing_one_object_upgrade_a_format1_index_once(o
     assert len(list(root.glob("commit-*.json"))) == 2  # upgraded once, then the ingest
 
 
+def test_an_upgrade_killed_by_a_process_of_the_same_pid_is_redone(old_index, open_ix) -> None:
+    """A container restarts the same command, which gets the PID the killed upgrade had."""
+    root, articles, _ = old_index
+    leftover = root / f"seg-000001.tmp-{os.getpid()}"
+    leftover.mkdir()
+    (leftover / "vectors.npy").write_bytes(b"half")
+    assert ids(open_ix(root)) == {a.doc_id for a in articles}
+    assert not leftover.exists() and open_ix(root).check() == []
+
+
 # ----- a damaged format-1 index is refused, not upgraded ----------------------------------------------------------
 def _flip(path: Path) -> None:
     data = bytearray(path.read_bytes())
