@@ -109,7 +109,7 @@ def index_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def five_story_index(index_dir: Path) -> Index:
-    """Stories 0-4 written in two commits, so that an older generation sits beside the live one."""
+    """Stories 0-4 written in two commits (two segments), so that an older commit point sits beside the live one."""
     index = open_index(index_dir)
     index.add_articles([news_article(i) for i in range(3)])
     index.add_articles([news_article(i) for i in range(3, 5)])
