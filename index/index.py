@@ -16,7 +16,7 @@ from index.build import legacy_segment, new_segment
 from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
-from index.legacy import read_legacy
+from index.legacy import LegacyIndex, read_legacy
 from index.lexical import bm25_scores
 from index.loaders import load_paths
 from index.merge import choose_merge, merge
@@ -75,33 +75,28 @@ class Index:
         """
         while True:
             with self._mutex:
-                view = self._load()
-            if view is not None:
-                return view
-            self.upgrade()  # outside the mutex: it takes the writer's locks
-
-    def _load(self) -> View | None:
-        """The live view (cached per commit point), or None where the index is in format 1."""
-        while True:
-            pointer = self._dir.pointer()
-            if pointer is None:
-                raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
-            name, sha = pointer
-            if name == self._gen and self._view is not None:
-                return self._view
-            if is_legacy(name):
-                return None
-            try:
-                assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
-                point = CommitPoint.from_json(self._dir.read_commit(name, sha))
-                self._check_settings(point.settings)
-                view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
-            except (IndexCorruptError, OSError):
-                if self._dir.current() == name:
-                    raise
-                continue  # a writer committed twice while we read, and cleaned up what we were reading
-            self._view, self._gen = view, name
-            return view
+                pointer = self._dir.pointer()
+                if pointer is None:
+                    raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
+                name, sha = pointer
+                if name == self._gen and self._view is not None:
+                    self._view.check_failures()  # a background verification may have found damage since
+                    return self._view
+                if not is_legacy(name):
+                    try:
+                        assert sha is not None  # IndexDir.pointer refuses a commit point without its checksum
+                        point = CommitPoint.from_json(self._dir.read_commit(name, sha))
+                        self._check_settings(point.settings)
+                        view = View(point, [self._segments.get(ref, point.settings.dimension) for ref in point.segments])
+                    except (IndexCorruptError, OSError):
+                        if self._dir.current() == name:
+                            raise
+                        continue  # a writer committed twice while we read, and cleaned up what we were reading
+                    self._view, self._gen = view, name
+                    view.check_failures()
+                    return view
+            # Outside _mutex: upgrading takes the writer locks, which a writer holds while it waits for _mutex.
+            self.upgrade()
 
     def _check_settings(self, built: Settings) -> None:
         if self.config.model is not None and self.config.model != built.model:
@@ -175,18 +170,30 @@ class Index:
             if pointer is None:
                 raise IndexNotFoundError(f"no index at {self.path}")
             if is_legacy(pointer[0]):
-                return [f"index at {self.path} is in format 1; upgrade it with: qa upgrade --index {self.path}"]
+                self._read_legacy(*pointer)  # damage is reported as such; nothing is written
+                return [f"index at {self.path} is in format 1; it is upgraded in place by the next command that "
+                        f"opens it (e.g. qa info --index {self.path})"]
             point = CommitPoint.from_json(self._dir.read_commit(pointer[0], pointer[1] or ""))
             view = View(point, [self._segments.load_verified(ref, point.settings.dimension) for ref in point.segments])
         except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
             return [str(exc)]
         problems: list[str] = []
+        copies: dict[str, int] = {}
         for i, seg in enumerate(view.segments):
-            problems += seg.check_offsets()
-            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
-            for row in np.flatnonzero(counts == 0):
-                if view.live_articles[i] is None or view.live_articles[i][row]:
-                    problems.append(f"article {seg.keys[0][row]} ({seg.record(int(row))['title'][:40]}) has no chunks")
+            try:  # what a segment reads on first use (texts, records, keys, the approximate index), read in full
+                problems += seg.check_offsets()
+                counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+                live = view.live_articles[i]
+                for row in range(seg.n_articles):
+                    rec = seg.record(row)
+                    if live is None or live[row]:
+                        copies[str(rec["doc_id"])] = copies.get(str(rec["doc_id"]), 0) + 1
+                        if counts[row] == 0:
+                            problems.append(f"article {rec['doc_id']} ({str(rec['title'])[:40]}) has no chunks")
+                seg.dense.check()
+            except IndexCorruptError as exc:
+                problems.append(str(exc))
+        problems += [f"article {d} is stored {n} times among the live articles" for d, n in copies.items() if n > 1]
         for key, alias in view.aliases.items():
             if alias.doc_id not in view:
                 problems.append(f"alias {key[:60]} names article {alias.doc_id}, which is not in the index")
@@ -269,6 +276,8 @@ class Index:
             n_chunks = 0
             if plan.changed:
                 moved = [a for d, a in plan.kept.items() if a is not touched[d]]
+                if view is not None:  # their chunks and vectors are copied, and re-signed in the new segment
+                    _verified(view, {loc[0] for a in moved if (loc := view.locate(a.doc_id))})
                 settings = view.settings if view else self.settings
                 data = new_segment(settings, list(plan.new.values()), moved, view, self._embed, progress)
                 n_chunks = int(np.count_nonzero(data.chunks[:, 0] < len(plan.new)))  # embedded, not copied
@@ -326,26 +335,33 @@ class Index:
         if self._dir.pointer() is None:  # not before the lock: that would create the folder
             raise IndexNotFoundError(f"no index at {self.path} (build one with: qa ingest PATH --index {self.path})")
         with self._write_mutex, self._dir.lock(self.config.lock_timeout):
-            pointer = self._dir.pointer()
-            if pointer is None or not is_legacy(pointer[0]):
-                return False
-            name, sha = pointer
-            folder = self.path / name
-            if not folder.is_dir():
-                raise IndexCorruptError(f"{self.path / 'CURRENT'} names {name}, which is missing")
-            meta = self._dir.read_meta(folder, sha)
-            settings = settings_from_meta(meta, versions=(1,))
-            self._dir.verify_files(folder, meta)
-            old = read_legacy(folder, meta, settings.dimension)
-            point = CommitPoint(settings, str(meta.get("created", now())), (), dict(old.aliases))
-            data = legacy_segment(old)
-            seg_name, seg_sha = self._dir.write_segment(lambda f: data.save(f, self.config.ann))
-            point = CommitPoint(point.settings, point.created, (SegmentRef(seg_name, seg_sha),), point.aliases)
-            self._dir.commit(point.to_json({"articles": len(old.articles), "chunks": len(old.chunks), "segments": 1}))
-            print(f"upgraded the index at {self.path} from format 1 to 2 (no re-embedding)", file=sys.stderr)
-            return True
+            self._dir.remove_leftovers()  # a killed upgrade's, which may carry this process's PID (containers)
+            return self._upgrade_locked()
 
     # ----- internals -----------------------------------------------------------------------
+    def _read_legacy(self, name: str, sha: str | None) -> tuple[Settings, dict, LegacyIndex]:
+        """The format-1 generation ``name``, every checksum and record checked; raises IndexCorruptError."""
+        folder = self.path / name
+        if not folder.is_dir():
+            raise IndexCorruptError(f"{self.path / 'CURRENT'} names {name}, which is missing")
+        meta = self._dir.read_meta(folder, sha)
+        settings = settings_from_meta(meta, versions=(1,))
+        self._dir.verify_files(folder, meta)
+        return settings, meta, read_legacy(folder, meta, settings.dimension)
+
+    def _upgrade_locked(self) -> bool:
+        """``upgrade`` for a caller that holds the writer locks."""
+        pointer = self._dir.pointer()
+        if pointer is None or not is_legacy(pointer[0]):
+            return False
+        settings, meta, old = self._read_legacy(*pointer)
+        data = legacy_segment(old)
+        seg_name, seg_sha = self._dir.write_segment(lambda f: data.save(f, self.config.ann))
+        point = CommitPoint(settings, str(meta.get("created", now())), (SegmentRef(seg_name, seg_sha),), dict(old.aliases))
+        self._dir.commit(point.to_json({"articles": len(old.articles), "chunks": len(old.chunks), "segments": 1}))
+        print(f"upgraded the index at {self.path} from format 1 to 2 (no re-embedding)", file=sys.stderr)
+        return True
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.embed(list(texts))
 
@@ -400,6 +416,7 @@ class Index:
         self.snapshot()
 
     def _merge(self, view: View, positions: list[int]) -> None:
+        _verified(view, positions)
         self._commit(view, merge(view, positions), set(), view.aliases, replace=positions)
 
     def _merge_by_policy(self) -> None:
@@ -432,6 +449,7 @@ class _Writing:
             raise
         try:
             self._index._dir.remove_leftovers()
+            self._index._upgrade_locked()  # a format-1 index is upgraded first (snapshot would wait on our locks)
             return self._index._latest()
         except BaseException:
             self.__exit__(*sys.exc_info())
@@ -443,6 +461,17 @@ class _Writing:
             self._lock.__exit__(*exc)
         finally:
             self._index._write_mutex.release()
+
+
+def _verified(view: View, positions: Iterable[int]) -> None:
+    """Wait for the checksum verdict on segments ``positions`` of ``view``; raise IndexCorruptError on damage.
+
+    A merge (or a moved article) copies a segment's content into a new segment with fresh checksums: copying
+    it before its background verification is done could re-sign damage as sound.
+    """
+    for i in positions:
+        view.segments[i].verified.wait()
+    view.check_failures()
 
 
 def _touched(view: View, given: Sequence[Article]) -> dict[str, Article]:

@@ -1,7 +1,9 @@
 """One immutable segment of the index: some articles, their chunks, vectors and BM25 postings.
 
 Files of ``seg-NNNNNN/`` (see README, "Index format"); every array is ``.npy`` without pickle and is
-memory-mapped when read, so opening a segment reads no article text and parses no chunk::
+memory-mapped when read, so opening a segment reads no article text and parses no chunk. Every file is
+mapped when the segment is opened, so that a segment a writer deletes after a merge stays readable to
+the views that hold it (nothing is opened by name later)::
 
     meta.json            counts, dimension, and the size and SHA-256 of every other file
     catalog.jsonl        one line per article: every Article field but the text
@@ -30,7 +32,7 @@ import numpy as np
 from index.errors import IndexCorruptError
 from index.lexical import Postings
 from index.types import Article
-from index.vectors import ANN, AnnSettings, DenseSegment, build_ann, load_vectors, save_vectors
+from index.vectors import ANN, AnnSettings, DenseSegment, build_ann, load_vectors, map_file, save_vectors
 
 SEGMENT_FORMAT = 2
 _META_FIELDS = tuple(f.name for f in dataclasses.fields(Article) if f.name != "text")
@@ -82,7 +84,7 @@ class Segment:
     """
 
     def __init__(self, folder: Path, meta: dict, chunks: np.ndarray, dense: DenseSegment, postings: Postings,
-                 catalog_offsets: np.ndarray, text_offsets: np.ndarray) -> None:
+                 catalog_offsets: np.ndarray, text_offsets: np.ndarray, files: dict[str, np.ndarray | bytes]) -> None:
         self.folder = folder
         self.name = folder.name
         self.meta = meta
@@ -91,8 +93,10 @@ class Segment:
         self.postings = postings
         self._catalog_offsets = catalog_offsets
         self._text_offsets = text_offsets
+        self._catalog, self._texts, self._keys = files["catalog.jsonl"], files["texts.bin"], files["keys.json"]
         self._lock = threading.Lock()
         self.failure: str | None = None  # set by a background checksum verification that found damage
+        self.verified = threading.Event()  # set once the checksums were read (failure tells the verdict)
 
     @property
     def n_articles(self) -> int:
@@ -113,8 +117,9 @@ class Segment:
         catalog_offsets = _array(folder, "catalog.offsets.npy", (n_art + 1,), "i")
         text_offsets = _array(folder, "texts.offsets.npy", (n_art + 1,), "i")
         chunks = _array(folder, "chunks.npy", (n_chunks, 3), "i")
-        for name, offsets, size in (("catalog.offsets.npy", catalog_offsets, (folder / "catalog.jsonl").stat().st_size),
-                                    ("texts.offsets.npy", text_offsets, (folder / "texts.bin").stat().st_size)):
+        files = {name: map_file(folder / name) for name in ("catalog.jsonl", "texts.bin", "keys.json")}
+        for name, offsets, size in (("catalog.offsets.npy", catalog_offsets, len(files["catalog.jsonl"])),
+                                    ("texts.offsets.npy", text_offsets, len(files["texts.bin"]))):
             if offsets[0] != 0 or offsets[-1] != size or np.any(np.diff(offsets) < 0):
                 raise IndexCorruptError(f"{folder.name}/{name} does not rise from 0 to the file's {size} bytes")
         if n_chunks and (chunks[:, 0].min() < 0 or chunks[:, 0].max() >= n_art or np.any(chunks[:, 1] < 0)
@@ -125,29 +130,17 @@ class Segment:
         vectors = load_vectors(folder, n_chunks, dimension)
         dense = DenseSegment(vectors, folder / ANN if (folder / ANN).is_file() else None, ann)
         postings = Postings.load(folder, n_chunks)
-        seg = cls(folder, meta, chunks, dense, postings, catalog_offsets, text_offsets)
-        # mapped and read now, so that the segment stays readable after a merge unlinks its files
-        seg._catalog, seg._texts, seg.keys  # noqa: B018
-        dense.open()
+        seg = cls(folder, meta, chunks, dense, postings, catalog_offsets, text_offsets, files)
+        dense.open()  # read now, so that it stays readable after a merge unlinks its file
         return seg
-
-    @cached_property
-    def _catalog(self) -> np.memmap | bytes:
-        path = self.folder / "catalog.jsonl"
-        return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
-
-    @cached_property
-    def _texts(self) -> np.memmap | bytes:
-        path = self.folder / "texts.bin"
-        return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
 
     @cached_property
     def keys(self) -> tuple[list[str], list[str]]:
         """(doc_ids, keys) of the segment's articles, by row."""
         try:
-            data = json.loads((self.folder / "keys.json").read_text(encoding="utf-8"))
+            data = json.loads(bytes(self._keys).decode("utf-8"))
             ids, keys = data["doc_ids"], data["keys"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             raise IndexCorruptError(f"{self.name}/keys.json is not a list of doc_ids and keys") from None
         if (not isinstance(ids, list) or not isinstance(keys, list) or len(ids) != self.n_articles
                 or len(keys) != self.n_articles or not all(isinstance(x, str) for x in ids + keys)):

@@ -36,6 +36,11 @@ def load_vectors(folder: Path, n_rows: int, dimension: int) -> np.ndarray:
     return vectors
 
 
+def map_file(path: Path) -> np.ndarray | bytes:
+    """The bytes of ``path``, memory-mapped (an empty file as b""): readable after the file is deleted."""
+    return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
+
+
 def save_vectors(folder: Path, vectors: np.ndarray) -> None:
     np.save(folder / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
 
@@ -103,6 +108,10 @@ class DenseSegment:
                     raise IndexCorruptError(f"{self._ann_path.parent.name}/{ANN} does not index this segment's vectors")
                 self._ann = index
             return self._ann
+
+    def check(self) -> None:
+        """Parse the approximate index (once; ``open`` has normally done it); raises IndexCorruptError."""
+        self.open()
 
     def search(self, query: np.ndarray, k: int, live: np.ndarray | None, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best live rows for one query vector: (scores, rows), best first."""

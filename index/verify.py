@@ -16,7 +16,8 @@ class SegmentCache:
 
     A segment whose files total at most ``config.verify_sync_bytes`` is verified against every checksum before
     it is used; a larger one is checked for sizes and structure at once and for checksums in a background thread,
-    whose verdict ``Segment.failure`` carries (``View.check_failures`` raises it).
+    whose verdict ``Segment.failure`` carries (``View.check_failures`` raises it; ``Segment.verified`` is set once
+    the verdict is in).
 
     Example:
         >>> cache = SegmentCache(IndexDir(path), IndexConfig()); seg = cache.get(ref, dimension=384)
@@ -52,7 +53,9 @@ class SegmentCache:
         now = contents if contents is not None else size <= self._config.verify_sync_bytes
         self._dir.verify_files(folder, meta, contents=now)
         seg = Segment.load(folder, meta, dimension=dimension, ann=self._config.ann)
-        if not now:
+        if now:
+            seg.verified.set()
+        else:
             threading.Thread(target=self._verify_later, args=(seg,), daemon=True, name=f"verify-{ref.name}").start()
         return seg
 
@@ -63,3 +66,5 @@ class SegmentCache:
             seg.failure = str(exc)
         except OSError:
             pass  # deleted by a writer after a merge: this process keeps its open mappings
+        finally:
+            seg.verified.set()

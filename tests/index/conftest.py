@@ -1,4 +1,5 @@
-"""Fixtures for the index's durability tests: a counting fake embedder, generated articles, subprocess writers.
+"""Fixtures for the index's durability tests: a counting fake embedder, generated articles, subprocess writers,
+hand edits of an index's files (``disk``) and format-1 indexes written as the previous release wrote them (``format1``).
 
 Fixture names here are distinct from the top-level conftest's, so the other tests in this folder keep theirs.
 Test modules reach the helpers through fixtures (``story``, ``open_ix``, ``embedder_cls``): importing
@@ -8,6 +9,7 @@ start clean, ``import conftest`` from this folder (see ``child_env``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,7 +26,10 @@ import numpy as np
 import pytest
 
 from index import Article, Index, IndexConfig
+from index.chunker import Chunker
 from index.loaders import parse_plain
+from index.storage import CURRENT, META, sha256_file
+from index.types import Alias
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -104,11 +109,140 @@ def index_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def five_story_index(index_dir: Path) -> Index:
-    """Stories 0-4 written in two commits, so that an older generation sits beside the live one."""
+    """Stories 0-4 written in two commits (two segments), so that an older commit point sits beside the live one."""
     index = open_index(index_dir)
     index.add_articles([news_article(i) for i in range(3)])
     index.add_articles([news_article(i) for i in range(3, 5)])
     return index
+
+
+@pytest.fixture
+def fragmented_index(index_dir: Path) -> Index:
+    """Stories 0-4 in two segments, story 1 removed (its rows marked deleted): what a merge has to do work on."""
+    index = open_index(index_dir)
+    index.add_articles([news_article(i) for i in range(3)])
+    index.add_articles([news_article(i) for i in range(3, 5)])
+    index.remove([news_article(1).doc_id])
+    return index
+
+
+class IndexFiles:
+    """Hand edits of an index's files, re-signing what a test wants only the structure checks to catch.
+
+    Example:
+        >>> seg = disk.segment(root); disk.rewrite(seg, "chunks.npy", data, chunks=3)  # meta, commit, CURRENT re-signed
+    """
+
+    def live(self, root: Path) -> tuple[Path, dict]:
+        """The live commit point's path and content."""
+        name = (root / CURRENT).read_text().split()[0]
+        path = root / f"{name}.json"
+        return path, json.loads(path.read_text())
+
+    def segment(self, root: Path, position: int = -1) -> Path:
+        """The folder of the live commit point's segment at ``position``."""
+        return root / self.live(root)[1]["segments"][position]["name"]
+
+    def sign_current(self, root: Path) -> None:
+        """Make CURRENT hold the live commit point's present checksum (whatever the file holds)."""
+        name = (root / CURRENT).read_text().split()[0]
+        (root / CURRENT).write_text(f"{name} {sha256_file(root / f'{name}.json')}\n")
+
+    def write_commit(self, root: Path, point: object) -> None:
+        """Replace the live commit point's content (any JSON) and re-sign CURRENT."""
+        path, _ = self.live(root)
+        path.write_text(json.dumps(point, indent=1))
+        self.sign_current(root)
+
+    def sign_meta(self, segment: Path) -> None:
+        """Make the live commit point hold ``segment``'s meta.json's present checksum (and CURRENT the commit's)."""
+        root = segment.parent
+        _, point = self.live(root)
+        for ref in point["segments"]:
+            if ref["name"] == segment.name:
+                ref["meta_sha256"] = sha256_file(segment / META)
+        self.write_commit(root, point)
+
+    def write_meta(self, segment: Path, meta: object) -> None:
+        (segment / META).write_text(json.dumps(meta, indent=1))
+        self.sign_meta(segment)
+
+    def meta(self, segment: Path) -> dict:
+        return json.loads((segment / META).read_text())
+
+    def rewrite(self, segment: Path, rel: str, data: bytes, **counts: int) -> None:
+        """Replace a segment file and re-sign it all, so that only the consistency checks can notice."""
+        (segment / rel).write_bytes(data)
+        meta = self.meta(segment)
+        meta["files"][rel] = {"bytes": len(data), "sha256": sha256_file(segment / rel)}
+        meta["counts"].update(counts)
+        self.write_meta(segment, meta)
+
+
+@pytest.fixture(scope="session")
+def disk() -> IndexFiles:
+    return IndexFiles()
+
+
+def write_format1(root: Path, articles: list[Article], *, aliases: dict[str, Alias] | None = None,
+                  name: str = "gen-000001", checksum_in_current: bool = True) -> dict:
+    """Write ``articles`` as generation ``name`` of a format-1 index, as the previous release wrote it.
+
+    The layout of ee7ef57's ``Snapshot.save`` and ``IndexDir.write``: articles.jsonl, chunks.jsonl (chunk_id,
+    doc_id, start, end), aliases.jsonl, vectors.faiss (an IndexFlatIP), bm25/ (bm25s's files without pickle),
+    and meta.json with format_version 1, counts and the size and SHA-256 of every file; CURRENT names the
+    generation and (unless ``checksum_in_current`` is false, as before CURRENT held it) meta.json's SHA-256.
+    Returns the chunks (doc_id, start, end, text) and vectors written.
+    """
+    import bm25s
+    import faiss
+
+    config = fake_config()
+    size, overlap = config.resolved_chunking()
+    chunker = Chunker(chunk_size=size, chunk_overlap=overlap, separators=config.separators)
+    chunks = [c for art in articles for c in chunker.split(art)]
+    vectors = CountingFakeEmbedder().embed([c.text for c in chunks])
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".qa-index").write_text("news-qa index folder: written by qa ingest; do not keep other files here\n")
+    gen = root / name
+    gen.mkdir()
+    with open(gen / "articles.jsonl", "w", encoding="utf-8") as fh:
+        for art in articles:
+            fh.write(json.dumps(dataclasses.asdict(art), ensure_ascii=False) + "\n")
+    with open(gen / "chunks.jsonl", "w", encoding="utf-8") as fh:
+        for n, ch in enumerate(chunks):
+            fh.write(json.dumps({"chunk_id": n, "doc_id": ch.doc_id, "start": ch.start, "end": ch.end}) + "\n")
+    with open(gen / "aliases.jsonl", "w", encoding="utf-8") as fh:
+        for key, alias in (aliases or {}).items():
+            fh.write(json.dumps({"key": key, **alias._asdict()}, ensure_ascii=False) + "\n")
+    flat = faiss.IndexFlatIP(CountingFakeEmbedder.dimension)
+    flat.add(vectors)
+    faiss.write_index(flat, str(gen / "vectors.faiss"))
+    (gen / "bm25").mkdir()
+    if chunks:
+        bm25 = bm25s.BM25()
+        bm25.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", return_ids=False, show_progress=False),
+                   show_progress=False)
+        bm25.save(str(gen / "bm25"), allow_pickle=False)
+    meta = {
+        "format_version": 1, "package_version": "0.1.0", "created": "2026-01-05T10:00:00+00:00",
+        "updated": "2026-01-05T10:00:00+00:00",
+        "embedding": {"model": FAKE_MODEL, "dimension": CountingFakeEmbedder.dimension, "normalized": True,
+                      "metric": "inner_product"},
+        "chunker": {"chunk_size": size, "chunk_overlap": overlap, "separators": list(config.separators)},
+        "counts": {"articles": len(articles), "chunks": len(chunks), "vectors": len(chunks)},
+        "files": {str(p.relative_to(gen)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                  for p in sorted(gen.rglob("*")) if p.is_file()},
+    }
+    (gen / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    (root / CURRENT).write_text(f"{name} {sha256_file(gen / META)}\n" if checksum_in_current else f"{name}\n")
+    return {"chunks": [(c.doc_id, c.start, c.end, c.text) for c in chunks], "vectors": vectors}
+
+
+@pytest.fixture(scope="session")
+def format1() -> Callable[..., dict]:
+    """``format1(root, articles, aliases=None, name="gen-000001", checksum_in_current=True)``: see write_format1."""
+    return write_format1
 
 
 def child_env() -> dict[str, str]:
@@ -163,8 +297,9 @@ class Child:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_for_line(self, text: str, timeout: float = 60) -> None:
+        """Wait until the child prints ``text`` as a line, or as the first words of one."""
         deadline = time.monotonic() + timeout
-        while text not in self.output().splitlines():
+        while not any(line == text or line.startswith(text + " ") for line in self.output().splitlines()):
             if time.monotonic() > deadline:
                 raise AssertionError(f"child {self.pid} never printed {text!r}:\n{self.output()}")
             time.sleep(0.01)

@@ -1,35 +1,32 @@
-"""Crashes and damage: a writer killed at any point leaves the old or the new index; tampering is refused.
+"""Crashes: a writer killed at any point of an add, a remove, a merge or an upgrade leaves the state before or after.
 
 Writers run in child processes that replace one function of the write path with ``os._exit`` (no test hooks in
-the package); the parent then checks that the index loads, ``check()`` is clean, the article set is exactly the
-state before or after, and that the next write works without repair.
+the package); the parent then checks that the index loads, ``check()`` is clean, the articles and search results
+are exactly those before or after, and that the next write works without repair and leaves no debris.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from index import Index, IndexCorruptError
-from index.snapshot import ARTICLES, CHUNKS, VECTORS
-from index.storage import META
-from ui.cli import main
-
-REPO = Path(__file__).resolve().parents[2]
+from index import Index
+from index.config import MergePolicy
 
 CRASH_WRITER = r"""
-import os, shutil, sys
+import os, pathlib, re, shutil, sys
 from pathlib import Path
+import numpy as np
 from conftest import KILLED, news_article, open_index
-import index.index, index.snapshot, index.storage, index.vectors
+import index.index, index.storage
+from index.config import MergePolicy
+from index.storage import IndexDir
 
 root, op, point = sys.argv[1:4]
 
@@ -39,111 +36,244 @@ def die():
 def patch(owner, name, make):
     setattr(owner, name, make(getattr(owner, name)))
 
-def nth_call(n, real):
+def halve(path):
+    with open(path, "r+b") as fh:
+        fh.truncate(os.path.getsize(path) // 2)
+
+def around(pattern, when):  # os.rename / os.replace onto a name matching pattern
+    def make(real):
+        def wrapper(src, dst, *args, **kwargs):
+            hit = re.fullmatch(pattern, Path(dst).name)
+            if hit and when == "before":
+                die()
+            result = real(src, dst, *args, **kwargs)
+            if hit:
+                die()
+            return result
+        return wrapper
+    return make
+
+def saving(real):  # numpy.save, which writes every array of a segment
+    def wrapper(file, arr, *args, **kwargs):
+        name = Path(file).name
+        if point == "mid-catalog" and name == "catalog.offsets.npy":  # catalog.jsonl written, half of it on disk
+            halve(Path(file).parent / "catalog.jsonl")
+            die()
+        real(file, arr, *args, **kwargs)
+        if point == "mid-vectors.npy" and name == "vectors.npy":
+            halve(file)
+            die()
+    return wrapper
+
+def syncing(real):  # _fsync_path: a file written but not yet synced, torn in half by the crash
+    def wrapper(path):
+        name = Path(path).name
+        if point == "meta.json-unsynced" and name == "meta.json":
+            die()
+        for kind, pattern in (("commit", r"commit-\d+\.json\.tmp-\d+"), ("CURRENT", r"CURRENT\.tmp-\d+")):
+            if point == f"{kind}-unsynced" and re.fullmatch(pattern, name):
+                halve(path)
+                die()
+        return real(path)
+    return wrapper
+
+def hashing(real):  # sha256_file: the third checksum of a segment being written
     calls = [0]
-    def wrapper(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == n:
-            die()
-        return real(*args, **kwargs)
+    def wrapper(path):
+        if ".tmp-" in Path(path).parent.name:
+            calls[0] += 1
+            if calls[0] == 3:
+                die()
+        return real(path)
     return wrapper
 
-def around(real, match, when):
-    def wrapper(src, dst, *args, **kwargs):
-        hit = match(Path(dst).name)
-        if hit and when == "before":
-            die()
-        result = real(src, dst, *args, **kwargs)
-        if hit:
-            die()
-        return result
+def cleaning(real):  # IndexDir._remove_old: its first deletion of a commit point, or half of a segment's files
+    def wrapper(self, *args):
+        if point == "cleanup-commit":
+            unlink = pathlib.Path.unlink
+            def unlink_then_die(path, *a, **k):
+                unlink(path, *a, **k)
+                if re.fullmatch(r"commit-\d+\.json", path.name):
+                    die()
+            pathlib.Path.unlink = unlink_then_die
+        else:
+            def partial_rmtree(path, *a, **k):
+                files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+                for p in files[: max(1, len(files) // 2)]:
+                    p.unlink()
+                die()
+            shutil.rmtree = partial_rmtree
+        return real(self, *args)
     return wrapper
 
-def truncated_write(real):
-    def wrapper(idx, path):
-        real(idx, path)
-        with open(path, "r+b") as fh:
-            fh.truncate(os.path.getsize(path) // 2)
+def merged_then_die(real):
+    def wrapper(*args):
+        real(*args)
         die()
     return wrapper
 
-def partial_rmtree(real):
-    def wrapper(path, *args, **kwargs):
-        files = sorted(p for p in Path(path).rglob("*") if p.is_file())
-        for p in files[: len(files) // 2]:
-            p.unlink()
-        die()
-    return wrapper
-
-is_gen = lambda name: name.startswith("gen-") and ".tmp" not in name
-points = {
+POINTS = {
     "holding-lock": lambda: patch(index.index.Index, "_latest", lambda real: lambda self: die()),
-    "embedding": lambda: patch(index.index.Index, "_with", lambda real: lambda *a: die()),
-    "compaction": lambda: patch(index.vectors.VectorStore, "without", lambda real: lambda *a: die()),
-    "mid-articles.jsonl": lambda: patch(index.snapshot.json, "dumps", lambda real: nth_call(3, real)),
-    "mid-vectors.faiss": lambda: patch(index.vectors.faiss, "write_index", truncated_write),
-    "checksums": lambda: patch(index.storage, "sha256_file", lambda real: nth_call(3, real)),
-    "meta.json-unsynced": lambda: patch(index.storage, "_fsync_path",
-        lambda real: lambda p: die() if Path(p).name == "meta.json" else real(p)),
-    "before-rename": lambda: patch(os, "rename", lambda real: around(real, is_gen, "before")),
-    "after-rename": lambda: patch(os, "rename", lambda real: around(real, is_gen, "after")),
-    "before-CURRENT": lambda: patch(os, "replace", lambda real: around(real, lambda n: n == "CURRENT", "before")),
-    "after-CURRENT": lambda: patch(os, "replace", lambda real: around(real, lambda n: n == "CURRENT", "after")),
-    "cleanup": lambda: patch(index.storage.shutil, "rmtree", partial_rmtree),
+    "embedding": lambda: patch(index.index.Index, "_embed", lambda real: lambda *a: die()),
+    "merging": lambda: patch(index.index, "merge", merged_then_die),
+    "mid-catalog": lambda: patch(np, "save", saving),
+    "mid-vectors.npy": lambda: patch(np, "save", saving),
+    "checksums": lambda: patch(index.storage, "sha256_file", hashing),
+    "meta.json-unsynced": lambda: patch(index.storage, "_fsync_path", syncing),
+    "before-segment-rename": lambda: patch(os, "rename", around(r"seg-\d+", "before")),
+    "after-segment-rename": lambda: patch(os, "rename", around(r"seg-\d+", "after")),
+    "commit-unsynced": lambda: patch(index.storage, "_fsync_path", syncing),
+    "before-commit-rename": lambda: patch(os, "rename", around(r"commit-\d+\.json", "before")),
+    "after-commit-rename": lambda: patch(os, "rename", around(r"commit-\d+\.json", "after")),
+    "CURRENT-unsynced": lambda: patch(index.storage, "_fsync_path", syncing),
+    "before-CURRENT": lambda: patch(os, "replace", around("CURRENT", "before")),
+    "after-CURRENT": lambda: patch(os, "replace", around("CURRENT", "after")),
+    "cleanup-commit": lambda: patch(IndexDir, "_remove_old", cleaning),
+    "cleanup-segment": lambda: patch(IndexDir, "_remove_old", cleaning),
 }
-idx = open_index(root)
-points[point]()
+
+# automerge: every segment is of level 0, so that the add is followed by merges until one segment is left
+idx = open_index(root, **({"merge": MergePolicy(factor=2, min_chunks=10**6)} if op == "automerge" else {}))
+if op != "upgrade":
+    idx.list()  # loaded and verified before anything is patched
+if op in ("compact", "automerge") and point != "holding-lock":
+    real_merge = index.index.merge
+    def arm_then_merge(*args):  # the kill point is armed when the first merge begins
+        index.index.merge = real_merge
+        POINTS[point]()
+        return index.index.merge(*args)
+    index.index.merge = arm_then_merge
+else:
+    POINTS[point]()
 if op == "add":
     idx.add_articles([news_article(5), news_article(6), news_article(0, version=1)])
-else:
+elif op == "automerge":
+    idx.add_articles([news_article(5), news_article(6), news_article(0, version=1)])
+elif op == "remove":
     idx.remove([news_article(1).doc_id, news_article(3).doc_id])
+elif op == "compact":
+    idx.compact()
+else:
+    idx.upgrade()
 print("the kill point was never reached")
 """
 
-BEFORE_STATE = ("holding-lock", "embedding", "compaction", "mid-articles.jsonl", "mid-vectors.faiss", "checksums",
-                "meta.json-unsynced", "before-rename", "after-rename", "before-CURRENT")
-AFTER_STATE = ("after-CURRENT", "cleanup")
-ADD_POINTS = [p for p in BEFORE_STATE + AFTER_STATE if p != "compaction"]
-REMOVE_POINTS = ["compaction", "mid-vectors.faiss", "after-rename", "before-CURRENT", "after-CURRENT", "cleanup"]
+DATA = ["mid-catalog", "mid-vectors.npy", "checksums", "meta.json-unsynced", "before-segment-rename",
+        "after-segment-rename"]
+COMMIT = ["commit-unsynced", "before-commit-rename", "after-commit-rename", "CURRENT-unsynced", "before-CURRENT",
+          "after-CURRENT", "cleanup-commit"]
+AFTER_STATE = {"after-CURRENT", "cleanup-commit", "cleanup-segment"}
+POINTS = {
+    "add": ["holding-lock", "embedding", *DATA, *COMMIT, "cleanup-segment"],
+    "remove": ["holding-lock", *COMMIT, "cleanup-segment"],
+    "compact": ["holding-lock", "merging", *DATA, *COMMIT],
+    "automerge": ["merging", *DATA, *COMMIT, "cleanup-segment"],
+    "upgrade": [*DATA, *[p for p in COMMIT if p != "cleanup-commit"], "cleanup-segment"],  # the older gen-* goes
+}
+QUERIES = ("story paragraph council harbor", "Story 0 paragraph 1 version 1", "marathon runners flood tariff")
 
 
 def ids(index: Index) -> set[str]:
     return {a.doc_id for a in index.list()}
 
 
-def _assert_sound_and_writable(root: Path, expected: set[str], open_ix, story) -> None:
+def _hits(index: Index) -> list[tuple]:
+    out = []
+    for query in QUERIES:
+        for mode in ("hybrid", "dense", "lexical"):
+            for h in index.search(query, k=8, mode=mode):
+                assert h.article.text[h.chunk.start : h.chunk.end] == h.chunk.text
+                out.append((query, mode, h.chunk.chunk_id, h.chunk.doc_id, h.chunk.start, h.chunk.end, round(h.score, 4)))
+    return out
+
+
+def _state(index: Index) -> dict:
+    return {"ids": ids(index), "hits": _hits(index), "segments": len(index.snapshot().segments)}
+
+
+def _assert_recovered(root: Path, expected: dict | None, open_ix, story) -> None:
+    """The index loads, is sound, holds ``expected`` (articles and search results), takes the next write without
+    repair, and then holds no temporaries, at most two commit points and only the segments the live one names."""
     index = open_ix(root, lock_timeout=0)  # a stale lock would fail at once
+    found = ids(index)  # (a format-1 index left by a killed upgrade is upgraded here)
     assert index.check() == []
-    assert ids(index) == expected
-    assert len(index.search("story paragraph council", k=3)) == 3
+    if expected is not None:
+        assert found == expected["ids"]
+        assert _hits(index) == expected["hits"]
     index.add_articles([story(8)])
     fresh = open_ix(root)
-    assert fresh.check() == [] and ids(fresh) == expected | {story(8).doc_id}
+    assert fresh.check() == [] and ids(fresh) == found | {story(8).doc_id}
     names = {p.name for p in root.iterdir()}
     assert not [n for n in names if ".tmp-" in n], names  # the killed writer's leftovers are gone
-    assert len([n for n in names if n.startswith("gen-")]) <= 2
+    commits = {n[: -len(".json")] for n in names if re.fullmatch(r"commit-\d+\.json", n)}
+    assert len(commits) <= 2 and fresh._gen in commits, names
+    named = fresh._dir._segments_of(fresh._gen)
+    assert {n for n in names if n.startswith(("seg-", "gen-"))} == named, names  # no orphan, no half-deleted one
 
 
-@pytest.mark.parametrize("op,point", [("add", p) for p in ADD_POINTS] + [("remove", p) for p in REMOVE_POINTS])
-def test_writer_killed_at_a_point_leaves_before_or_after(op, point, five_story_index, zygote, open_ix, story) -> None:
-    root = five_story_index.path
-    before = ids(five_story_index)
-    if op == "add":
-        after = (before - {story(0).doc_id}) | {story(5).doc_id, story(6).doc_id, story(0, 1).doc_id}
-    else:
-        after = before - {story(1).doc_id, story(3).doc_id}
+def _template(folder: Path, op: str, open_ix, story, format1) -> Path:
+    root = folder / "ix"
+    if op in ("add", "remove"):  # with an orphan segment (a writer killed before its commit) that the next commit deletes
+        index = open_ix(root)
+        index.add_articles([story(i) for i in range(3)])
+        index.add_articles([story(i) for i in range(3, 5)])
+        shutil.copytree(root / "seg-000002", root / "seg-000007")
+    elif op in ("compact", "automerge"):  # two segments, one with a deleted article
+        index = open_ix(root)
+        index.add_articles([story(i) for i in range(3)])
+        index.add_articles([story(i) for i in range(3, 5)])
+        index.remove([story(1).doc_id])
+    else:  # format 1, with the generation live before beside the live one
+        format1(root, [story(i) for i in range(3)], name="gen-000001")
+        format1(root, [story(i) for i in range(6)], name="gen-000002")
+    return root
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory, open_ix, story, format1) -> dict[str, tuple[Path, dict, dict]]:
+    """Per operation: the index it starts from, and the state before and after it runs uninterrupted."""
+    out = {}
+    for op in POINTS:
+        root = _template(tmp_path_factory.mktemp(op), op, open_ix, story, format1)
+        copy = tmp_path_factory.mktemp(f"{op}-done") / "ix"
+        shutil.copytree(root, copy)
+        before = _state(open_ix(copy)) if op != "upgrade" else None
+        index = open_ix(copy, **({"merge": MergePolicy(factor=2, min_chunks=10**6)} if op == "automerge" else {}))
+        if op in ("add", "automerge"):
+            index.add_articles([story(5), story(6), story(0, version=1)])
+        elif op == "remove":
+            index.remove([story(1).doc_id, story(3).doc_id])
+        elif op == "compact":
+            index.compact()
+        after = _state(open_ix(copy))
+        out[op] = (root, before or after, after)
+    assert out["compact"][1]["segments"] == 2 and out["compact"][2]["segments"] == 1
+    assert out["automerge"][2]["segments"] == 1
+    return out
+
+
+@pytest.mark.parametrize("op,point", [(op, p) for op, points in POINTS.items() for p in points])
+def test_writer_killed_at_a_point_leaves_before_or_after(op, point, templates, tmp_path, zygote, open_ix, story) -> None:
+    template, before, after = templates[op]
+    root = tmp_path / "ix"
+    shutil.copytree(template, root)
     child = zygote.run(CRASH_WRITER, root, op, point)
     assert child.returncode == 86, child.output()  # KILLED: the kill point was reached
-    expected = after if point in AFTER_STATE else before
-    _assert_sound_and_writable(root, expected, open_ix, story)
+    # an automatic merge follows a committed add: its articles and results are the add's whether or not it ran
+    expected = after if point in AFTER_STATE or op == "automerge" else before
+    if op == "compact":
+        assert len(open_ix(root).snapshot().segments) == expected["segments"]
+    _assert_recovered(root, expected, open_ix, story)
 
 
+# ----- SIGKILL at random moments ------------------------------------------------------------------------------------
 LOOP_STEPS = 12
 LOOP_WRITER = r"""
 import sys
 from conftest import news_article, open_index
+from index.config import MergePolicy
 root, steps, report = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "report"
-idx = open_index(root)
+idx = open_index(root, merge=MergePolicy(factor=3, min_chunks=100))  # merges every few steps
 print("ready", flush=True)
 for step in range(steps):
     if step % 3 == 2:
@@ -151,7 +281,8 @@ for step in range(steps):
     else:
         idx.add_articles([news_article(100 + 10 * step + j, paragraphs=12) for j in range(8)]
                          + [news_article(100 + 10 * (step - 1), version=step, paragraphs=12)])
-    print("done", step, *(sorted(a.doc_id for a in idx.list()) if report else []), flush=True)
+    print("done", step, len(idx.snapshot().segments), *(sorted(a.doc_id for a in idx.list()) if report else []),
+          flush=True)
 """
 
 
@@ -160,7 +291,10 @@ def loop_states(tmp_path_factory, zygote) -> list[frozenset[str]]:
     """The article set after each step of an uninterrupted LOOP_WRITER (``[0]``: before the first)."""
     child = zygote.run(LOOP_WRITER, tmp_path_factory.mktemp("reference") / "ix", LOOP_STEPS, "report")
     assert child.returncode == 0, child.output()
-    states = [frozenset()] + [frozenset(line.split()[2:]) for line in child.output().splitlines() if line.startswith("done")]
+    done = [line.split() for line in child.output().splitlines() if line.startswith("done")]
+    segments = [int(d[2]) for d in done]
+    assert any(b < a for a, b in zip(segments, segments[1:])), segments  # it did merge along the way
+    states = [frozenset()] + [frozenset(d[3:]) for d in done]
     assert len(states) == LOOP_STEPS + 1
     return states
 
@@ -180,309 +314,82 @@ def test_sigkill_at_a_random_moment_of_a_long_ingest(seed, loop_states, index_di
     committed = done[-1] + 1  # loop_states[n] is the state after n steps
     found = frozenset(ids(open_ix(index_dir)))
     assert found in (loop_states[committed], loop_states[committed + 1]), (seed, committed)
-    _assert_sound_and_writable(index_dir, set(found), open_ix, story)
+    _assert_recovered(index_dir, None, open_ix, story)
 
 
-# ----- tampering ------------------------------------------------------------------------------------------------
-def _flip_byte(path: Path, at: float = 0.5) -> None:
-    data = bytearray(path.read_bytes())
-    data[int(len(data) * at)] ^= 0x01
-    path.write_bytes(bytes(data))
+ARTICLES_PER_BATCH = 400  # a compact() of the whole takes long enough for a kill to land in any of its phases
+COMPACTOR = r"""
+import sys, time
+from conftest import open_index
+idx = open_index(sys.argv[1])
+idx.list()
+print("ready", flush=True)
+began = time.monotonic()
+idx.compact()
+print("compacted in", time.monotonic() - began, flush=True)
+"""
 
 
-def _unlist(live: Path, rel: str) -> None:
-    meta = json.loads((live / META).read_text())
-    del meta["files"][rel]
-    (live / META).write_text(json.dumps(meta))
+@pytest.fixture(scope="module")
+def big_fragmented(tmp_path_factory, open_ix, story, zygote) -> tuple[Path, dict, float]:
+    """An index of several segments with deleted articles, its state, and how long a compact() of it takes."""
+    root = tmp_path_factory.mktemp("big") / "ix"
+    index = open_ix(root)
+    for batch in range(8):
+        index.add_articles([story(10_000 + 1000 * batch + j, paragraphs=12) for j in range(ARTICLES_PER_BATCH)])
+        index.remove([story(10_000 + 1000 * batch + j, paragraphs=12).doc_id for j in range(0, ARTICLES_PER_BATCH, 7)])
+    state = _state(open_ix(root))
+    assert state["segments"] == 8
+    copy = tmp_path_factory.mktemp("big-done") / "ix"
+    shutil.copytree(root, copy)
+    child = zygote.run(COMPACTOR, copy)
+    assert child.returncode == 0, child.output()
+    elapsed = float(child.output().split("compacted in ")[1])
+    assert _state(open_ix(copy)) == {**state, "segments": 1}  # the reference: compaction changes no result
+    return root, state, elapsed
 
 
-def _tamper_cases():
-    def flip(name):
-        return lambda live: _flip_byte(live / name)
-
-    def truncate(name):
-        return lambda live: os.truncate(live / name, (live / name).stat().st_size - 7)
-
-    def delete(name):
-        return lambda live: (live / name).unlink()
-
-    def edit_counts(live):
-        meta = json.loads((live / META).read_text())
-        meta["counts"]["articles"] += 1
-        (live / META).write_text(json.dumps(meta))
-
-    def bm25_file(live):
-        return next(p for p in sorted((live / "bm25").iterdir()) if p.suffix == ".npy")
-
-    return {
-        "flip vectors.faiss": (flip(VECTORS), VECTORS),
-        "flip articles.jsonl": (flip(ARTICLES), ARTICLES),
-        "flip chunks.jsonl": (flip(CHUNKS), CHUNKS),
-        "flip a bm25 array": (lambda live: _flip_byte(bm25_file(live)), "bm25/"),
-        "truncate vectors.faiss": (truncate(VECTORS), VECTORS),
-        "truncate chunks.jsonl": (truncate(CHUNKS), CHUNKS),
-        "delete articles.jsonl": (delete(ARTICLES), ARTICLES),
-        "delete meta.json": (delete(META), META),
-        "edit meta.json counts": (edit_counts, "meta.json does not match its checksum in CURRENT"),
-        "edit meta.json counts and re-sign CURRENT": (lambda live: (edit_counts(live), _sign(live)), "meta.json counts"),
-        "unlist a file from meta.json and flip it": (lambda live: (_unlist(live, CHUNKS), _flip_byte(live / CHUNKS)),
-                                                     "meta.json does not match its checksum in CURRENT"),
-        "unlist a file, flip it, re-sign CURRENT": (lambda live: (_unlist(live, ARTICLES), _flip_byte(live / ARTICLES),
-                                                                  _sign(live)), f"{ARTICLES} in "),
-        "an unlisted file in the generation": (lambda live: (live / "bm25" / "extra.npy").write_bytes(b"x"),
-                                               "bm25/extra.npy in "),
-        "CURRENT with a bad checksum": (lambda live: (live.parent / "CURRENT").write_text(f"{live.name} {'0' * 64}\n"),
-                                        "meta.json does not match its checksum in CURRENT"),
-        "CURRENT with garbage after the name": (lambda live: (live.parent / "CURRENT").write_text(f"{live.name} xyz\n"),
-                                                "CURRENT holds more than"),
-        "garbage meta.json": (lambda live: (live / META).write_text("{not json"), META),
-        "CURRENT names garbage": (lambda live: (live.parent / "CURRENT").write_text("../../etc\n"), "CURRENT"),
-        "CURRENT names a missing generation": (lambda live: (live.parent / "CURRENT").write_text("gen-000099\n"),
-                                               "gen-000099"),
-    }
+@pytest.mark.parametrize("seed", [5, 6, 7, 8, 9, 10])
+def test_sigkill_at_a_random_moment_of_a_compact(seed, big_fragmented, tmp_path, zygote, open_ix, story) -> None:
+    template, state, elapsed = big_fragmented
+    root = tmp_path / "ix"
+    shutil.copytree(template, root)
+    child = zygote.start(COMPACTOR, root)
+    child.wait_for_line("ready")
+    time.sleep(random.Random(seed).uniform(0.0, elapsed))
+    child.kill()
+    assert child.wait() in (-signal.SIGKILL, 0), child.output()
+    assert len(open_ix(root).snapshot().segments) in (1, state["segments"])
+    _assert_recovered(root, state, open_ix, story)
 
 
-@pytest.mark.parametrize("case", list(_tamper_cases()))
-def test_tampered_index_is_refused_naming_the_file(case, five_story_index, open_ix, capsys) -> None:
-    damage, named = _tamper_cases()[case]
-    damage(five_story_index._dir.live())
-    with pytest.raises(IndexCorruptError) as err:
-        open_ix(five_story_index.path).list()
-    assert named in str(err.value) and "\n" not in str(err.value)
-    problems = open_ix(five_story_index.path).check()
-    assert len(problems) == 1 and named in problems[0]
-    assert main(["check", "--index", str(five_story_index.path)]) == 1
-    out = capsys.readouterr().out
-    assert f"problem: {problems[0]}" in out and "1 problem(s) found" in out
-    with pytest.raises(IndexCorruptError):  # a writer refuses to build on a damaged index too
-        open_ix(five_story_index.path).add_articles([])
-
-
-def test_meta_json_with_wrong_shapes_is_refused_not_crashed(five_story_index, open_ix) -> None:
-    meta_path = five_story_index._dir.live() / META
-    meta = json.loads(meta_path.read_text())
-    for files in ([1, 2], {"articles.jsonl": "abc"}, {"articles.jsonl": None}, {}, "x"):
-        meta_path.write_text(json.dumps({**meta, "files": files}))
-        _sign(meta_path.parent)
-        with pytest.raises(IndexCorruptError, match="meta.json|articles.jsonl"):
-            open_ix(five_story_index.path).list()
-    for broken in ({**meta, "embedding": [1]}, {**meta, "chunker": {"chunk_size": "x"}}, [1, 2, 3]):
-        meta_path.write_text(json.dumps(broken))
-        _sign(meta_path.parent)
-        assert open_ix(five_story_index.path).check() != []
-
-
-# ----- no pickle ------------------------------------------------------------------------------------------------
-def test_no_file_of_an_index_is_a_pickle(five_story_index) -> None:
-    files = [p for p in five_story_index.path.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".npy" for p in files)
-    for path in files:
-        head = path.read_bytes()[:2]
-        assert not (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5), f"{path} starts like a pickle"
-        if path.suffix == ".npy":
-            np.load(path, allow_pickle=False)  # raises if the array holds Python objects
-
-
-def test_package_never_allows_pickle() -> None:
-    sources = {p: p.read_text(encoding="utf-8") for p in sorted((REPO / "index").glob("*.py"))}
-    for path, text in sources.items():
-        assert not re.search(r"^\s*(import|from)\s+(c?pickle|joblib|dill)\b", text, re.M), path
-        assert "allow_pickle=True" not in text.replace(" ", ""), path
-        for call in re.findall(r"np\.load\((.*?)\)", text, re.S):
-            assert "allow_pickle=False" in call.replace(" ", ""), (path, call)
-        for call in re.findall(r"\.(?:save|load)\(([^()]*allow_pickle[^()]*)\)", text):
-            assert "allow_pickle=False" in call.replace(" ", ""), (path, call)
-    assert "allow_pickle=False" in sources[REPO / "index" / "lexical.py"]
-
-
-# ----- inconsistent content under valid checksums (as a buggy writer would leave it) -------------------------------
-def _rewrite(live: Path, rel: str, data: bytes, **counts: int) -> None:
-    """Replace a data file and re-sign meta.json (and CURRENT), so that only the consistency checks can notice."""
-    from index.storage import sha256_file
-
-    (live / rel).write_bytes(data)
-    meta = json.loads((live / META).read_text())
-    meta["files"][rel] = {"bytes": len(data), "sha256": sha256_file(live / rel)}
-    meta["counts"].update(counts)
-    (live / META).write_text(json.dumps(meta))
-    _sign(live)
-
-
-def _sign(live: Path) -> None:
-    """Point CURRENT at ``live`` with its meta.json's present checksum, as a buggy writer would."""
-    from index.storage import sha256_file
-
-    (live.parent / "CURRENT").write_text(f"{live.name} {sha256_file(live / META)}\n")
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines(keepends=True)
-
-
-def test_inconsistent_files_with_valid_checksums_are_refused(five_story_index, open_ix, story) -> None:
-    root, live = five_story_index.path, five_story_index._dir.live()
-    pristine = {p.relative_to(live): p.read_bytes() for p in live.rglob("*") if p.is_file()}
-    chunks, articles = _lines(live / CHUNKS), _lines(live / ARTICLES)
-    n_chunks = len(chunks)
-
-    def restore() -> None:
-        for rel, data in pristine.items():
-            (live / rel).write_bytes(data)
-
-    cases = [
-        (CHUNKS, "".join(chunks[:-1]), {"chunks": n_chunks - 1}, "vectors"),
-        (CHUNKS, "".join(chunks[:-1]) + chunks[-1].replace(story(4).doc_id, "0" * 16), {}, "unknown article"),
-        (CHUNKS, "".join(chunks[1:]) + chunks[0], {}, "chunk id"),
-        (CHUNKS, "".join(chunks[:-1]) + chunks[-1].replace('"end": ', '"end": 99999'), {}, "offsets"),
-        (ARTICLES, "".join(articles) + articles[0], {}, "repeats article"),
-        (ARTICLES, "".join(articles) + articles[0].replace('"doc_id": "', '"doc_id": ["').replace('", "key"', '"], "key"'),
-         {"articles": 6}, "article record"),
-        (ARTICLES, "".join(articles) + re.sub(r'"title": "[^"]*"', '"title": 7', articles[0]), {"articles": 6}, "article record"),
-        (ARTICLES, "".join(articles) + '{"doc_id": "x"}\n', {"articles": 6}, "article record"),
-        (ARTICLES, "".join(articles) + "[1, 2]\n", {"articles": 6}, "article record"),
-        (CHUNKS, "".join(chunks) + "[]\n", {"chunks": n_chunks + 1}, "unknown article"),
-        ("bm25/params.index.json", (live / "bm25/params.index.json").read_text().replace(
-            f'"num_docs": {n_chunks}', f'"num_docs": {n_chunks + 3}'), {}, "bm25"),
-    ]
-    for rel, text, counts, named in cases:
-        _rewrite(live, rel, text.encode("utf-8"), **counts)
-        problems = open_ix(root).check()
-        assert len(problems) == 1 and named in problems[0], (rel, named, problems)
-        with pytest.raises(IndexCorruptError, match=re.escape(named)):
-            open_ix(root).search("story", k=3)
-        restore()
-    # an article left without chunks loads, but check() names it
-    extra = json.loads(articles[0])
-    extra.update(doc_id="f" * 16, key="/news/orphan.txt", title="Orphan")
-    _rewrite(live, ARTICLES, ("".join(articles) + json.dumps(extra) + "\n").encode(), articles=6)
-    assert open_ix(root).check() == [f"article {'f' * 16} (Orphan) has no chunks"]
-
-
-# ----- a generation renamed into place but never made live ----------------------------------------------------
-def test_the_next_writer_keeps_the_live_generation_and_removes_the_orphan(five_story_index, open_ix, story,
-                                                                          monkeypatch) -> None:
-    """Killed between renaming gen-N into place and switching CURRENT: gen-N was never live. The next ingest must
-    keep the generation CURRENT named (readers may be loading it) and delete the orphan, not the other way round."""
+# ----- a segment renamed into place but never committed -------------------------------------------------------------
+def test_the_next_writer_keeps_the_live_commit_and_removes_the_orphan_segment(five_story_index, open_ix, story,
+                                                                              monkeypatch) -> None:
+    """Killed between renaming seg-N into place and writing its commit point: seg-N was never live. The next write
+    must keep what CURRENT names (readers may be loading it) and delete the orphan, not the other way round."""
     import index.storage
 
     root = five_story_index.path
     live_before = five_story_index._dir.current()
-    real_replace = os.replace
+    segments_before = {p.name for p in root.glob("seg-*")}
+    real_rename = index.storage.os.rename
 
-    def killed_before_current(src, dst, *args, **kwargs):
-        if Path(dst).name == "CURRENT":
-            raise KeyboardInterrupt  # stands for the kill: gen-N is in place, CURRENT unchanged
-        return real_replace(src, dst, *args, **kwargs)
+    def killed_before_commit(src, dst, *args, **kwargs):
+        if Path(dst).name.startswith("commit-"):
+            raise KeyboardInterrupt  # stands for the kill: seg-N is in place, no commit point names it
+        return real_rename(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(index.storage.os, "replace", killed_before_current)
+    monkeypatch.setattr(index.storage.os, "rename", killed_before_commit)
     with pytest.raises(KeyboardInterrupt):
         open_ix(root).add_articles([story(5)])
-    monkeypatch.setattr(index.storage.os, "replace", real_replace)
-    gens = sorted(p.name for p in root.iterdir() if p.name.startswith("gen-"))
-    orphan = gens[-1]
-    assert orphan != live_before and open_ix(root).check() == []
+    monkeypatch.setattr(index.storage.os, "rename", real_rename)
+    orphan = ({p.name for p in root.glob("seg-*")} - segments_before).pop()
+    assert open_ix(root)._dir.current() == live_before and open_ix(root).check() == []
 
     index = open_ix(root)
     index.add_articles([story(6)])
-    names = {p.name for p in root.iterdir() if p.name.startswith("gen-")}
-    assert names == {live_before, index._dir.current()}, names
-    assert orphan not in names
+    names = {p.name for p in root.iterdir()}
+    assert orphan not in names and segments_before <= names
+    assert {n for n in names if n.startswith("commit-")} == {f"{live_before}.json", f"{index._gen}.json"}
     assert story(5).doc_id not in ids(index) and story(6).doc_id in ids(index)
-
-
-# ----- structures that scoring indexes into, damaged under valid checksums ---------------------------------------
-def _npy(array: np.ndarray) -> bytes:
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def _bm25_cases(live: Path) -> dict[str, tuple[str, bytes]]:
-    bm = live / "bm25"
-    data, indices, indptr = (np.load(bm / f"{n}.csc.index.npy", allow_pickle=False) for n in ("data", "indices", "indptr"))
-    vocab = json.loads((bm / "vocab.index.json").read_text(encoding="utf-8"))
-    word = next(t for t in vocab if t)
-    return {
-        "indices past the last chunk": ("bm25/indices.csc.index.npy", _npy(np.where(indices == indices.max(), 10**6, indices).astype(indices.dtype))),
-        "negative index": ("bm25/indices.csc.index.npy", _npy(np.concatenate([[-1], indices[1:]]).astype(np.int64))),
-        "indices shorter than data": ("bm25/indices.csc.index.npy", _npy(indices[:-1])),
-        "indices as a matrix": ("bm25/indices.csc.index.npy", _npy(indices.reshape(1, -1))),
-        "indptr past the data": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:-1], [indptr[-1] + 50]]).astype(indptr.dtype))),
-        "indptr falling": ("bm25/indptr.csc.index.npy", _npy(np.concatenate([indptr[:1], indptr[2:3], indptr[1:2], indptr[3:]]).astype(indptr.dtype))),
-        "indptr of floats": ("bm25/indptr.csc.index.npy", _npy(indptr.astype(np.float64))),
-        "scores not finite": ("bm25/data.csc.index.npy", _npy(np.full_like(data, np.nan))),
-        "vocabulary id past the columns": ("bm25/vocab.index.json", json.dumps({**vocab, word: len(indptr) + 5}).encode()),
-    }
-
-
-@pytest.mark.parametrize("case", ["indices past the last chunk", "negative index", "indices shorter than data",
-                                  "indices as a matrix", "indptr past the data", "indptr falling", "indptr of floats",
-                                  "scores not finite", "vocabulary id past the columns"])
-def test_bm25_arrays_out_of_bounds_are_refused_and_ask_shows_no_traceback(case, five_story_index, open_ix, capsys) -> None:
-    root, live = five_story_index.path, five_story_index._dir.live()
-    rel, data = _bm25_cases(live)[case]
-    _rewrite(live, rel, data)
-    problems = open_ix(root).check()
-    assert len(problems) == 1 and problems[0].startswith("bm25/ ") and "\n" not in problems[0], problems
-    with pytest.raises(IndexCorruptError, match="bm25/"):
-        open_ix(root).search("story paragraph council harbor", k=3, mode="lexical")
-    capsys.readouterr()
-    assert main(["ask", "What did the council say about the harbor?", "--index", str(root), "--reader", "heuristic"]) == 1
-    err = capsys.readouterr().err
-    assert "bm25/" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-
-
-def test_a_vectors_file_of_another_faiss_type_is_refused(five_story_index, open_ix) -> None:
-    import faiss
-
-    root, live = five_story_index.path, five_story_index._dir.live()
-    hnsw = faiss.IndexHNSWFlat(five_story_index.settings.dimension, 8)  # no reconstruct_n: removing would crash
-    hnsw.add(np.eye(len(five_story_index.snapshot().chunks), five_story_index.settings.dimension, dtype=np.float32))
-    faiss.write_index(hnsw, str(live / VECTORS))
-    _rewrite(live, VECTORS, (live / VECTORS).read_bytes())
-    problems = open_ix(root).check()
-    assert len(problems) == 1 and VECTORS in problems[0] and "inner-product" in problems[0], problems
-
-
-# ----- meta.json covered by CURRENT; indexes written before that ------------------------------------------------
-def test_current_holds_the_checksum_of_the_live_meta_json(five_story_index) -> None:
-    from index.storage import sha256_file
-
-    live = five_story_index._dir.live()
-    name, sha = (live.parent / "CURRENT").read_text().split()
-    assert name == live.name and sha == sha256_file(live / META)
-
-
-def test_an_index_whose_current_holds_only_the_name_loads_and_is_covered_on_the_next_write(
-        five_story_index, open_ix, story, capsys) -> None:
-    root = five_story_index.path
-    live = five_story_index._dir.live()
-    (root / "CURRENT").write_text(live.name + "\n")  # as written before CURRENT held meta.json's checksum
-    before = ids(open_ix(root))
-    assert open_ix(root).check() == [] and main(["check", "--index", str(root)]) == 0
-    open_ix(root).add_articles([story(7)])
-    assert len((root / "CURRENT").read_text().split()) == 2
-    assert ids(open_ix(root)) == before | {story(7).doc_id} and open_ix(root).check() == []
-
-
-def test_an_old_index_with_a_file_unlisted_and_flipped_is_refused(five_story_index, open_ix) -> None:
-    """No checksum in CURRENT to catch the edited meta.json: the file left out of its list is caught instead."""
-    root = five_story_index.path
-    live = five_story_index._dir.live()
-    (root / "CURRENT").write_text(live.name + "\n")
-    _unlist(live, ARTICLES)
-    _flip_byte(live / ARTICLES)
-    problems = open_ix(root).check()
-    assert len(problems) == 1 and f"{ARTICLES} in " in problems[0] and "not listed in meta.json" in problems[0]
-    with pytest.raises(IndexCorruptError, match=ARTICLES):
-        open_ix(root).list()
-
-
-def test_desktop_litter_in_a_generation_folder_is_ignored(five_story_index, open_ix) -> None:
-    """A hidden file a file manager drops (.DS_Store) is never read, so it must not make the index unreadable."""
-    root = five_story_index.path
-    live = five_story_index._dir.live()
-    (live / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
-    assert open_ix(root).check() == []
-    assert len(ids(open_ix(root))) == 5

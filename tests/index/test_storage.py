@@ -14,10 +14,11 @@ from ui.cli import main
 
 def _foreign_folder(root: Path) -> dict[str, str]:
     """The probe's folder: names that look like an index's leftovers, holding the user's data."""
-    for name in ("cache.tmp-123", "gen-000001", "gen-000002"):
+    for name in ("cache.tmp-123", "gen-000001", "seg-000001", "seg-000002.tmp-7"):
         (root / name).mkdir(parents=True)
         (root / name / "keep.txt").write_text(f"data of {name}\n")
     (root / "data.tmp-backup").write_text("precious\n")
+    (root / "commit-000001.json").write_text('{"mine": true}\n')
     return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
 
 
@@ -35,7 +36,7 @@ def test_cli_ingest_into_a_foreign_folder_is_refused_and_deletes_nothing(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "not an index" in err
     assert _files(other) == before and sorted(p.name for p in other.iterdir()) == [
-        "cache.tmp-123", "data.tmp-backup", "gen-000001", "gen-000002"]
+        "cache.tmp-123", "commit-000001.json", "data.tmp-backup", "gen-000001", "seg-000001", "seg-000002.tmp-7"]
 
 
 def _bytes(root: Path) -> dict[str, bytes]:
@@ -48,7 +49,7 @@ def _current_a_folder(root: Path) -> None:
 
 
 def _current_binary(root: Path) -> None:
-    (root / "CURRENT").write_bytes(b"\xff\xfe\x00gen-000001")
+    (root / "CURRENT").write_bytes(b"\xff\xfe\x00commit-000001")
 
 
 @pytest.mark.parametrize("make", [_current_a_folder, _current_binary, "unlistable"],
@@ -97,14 +98,22 @@ def test_an_index_without_the_marker_is_adopted(tmp_path: Path, open_ix, story) 
 def test_clean_up_removes_only_our_own_leftovers(tmp_path: Path, open_ix, story) -> None:
     root = tmp_path / "ix"
     open_ix(root).add_articles([story(0)])
-    (root / "gen-000009.tmp-4242").mkdir()  # a killed writer's generation
-    (root / "CURRENT.tmp-4242").write_text("gen-000009\n")
-    (root / "notes.tmp-backup").write_text("precious\n")  # not a name this program writes
+    leftovers = {"seg-000009.tmp-4242", "commit-000009.json.tmp-4242", "CURRENT.tmp-4242",
+                 "gen-000009.tmp-4242"}  # a killed writer's segment, commit point and pointer; a format-1 generation
+    for name in leftovers:
+        if name.startswith(("seg-", "gen-")):
+            (root / name).mkdir()
+            (root / name / "vectors.npy").write_bytes(b"half")
+        else:
+            (root / name).write_text("commit-000009 half\n")
+    (root / "notes.tmp-backup").write_text("precious\n")  # not names this program writes
     (root / "cache.tmp-1").mkdir()
+    (root / "seg-000010.tmp-backup").mkdir()
     open_ix(root).add_articles([story(1)])
     names = {p.name for p in root.iterdir()}
-    assert "gen-000009.tmp-4242" not in names and "CURRENT.tmp-4242" not in names
+    assert not leftovers & names, names
     assert (root / "notes.tmp-backup").read_text() == "precious\n" and (root / "cache.tmp-1").is_dir()
+    assert (root / "seg-000010.tmp-backup").is_dir()
 
 
 def test_an_index_path_naming_a_file_is_an_error(tmp_path: Path, open_ix, story) -> None:
@@ -123,9 +132,9 @@ def test_a_writer_creating_the_same_new_index_at_that_moment_is_not_refused(tmp_
     root = tmp_path / "ix"
     real = IndexDir._adoptable
 
-    def racing(self: IndexDir) -> bool:  # the other writer claims the folder and starts its first generation
+    def racing(self: IndexDir) -> bool:  # the other writer claims the folder and starts its first segment
         (root / MARKER).write_text("news-qa index folder\n")
-        (root / "gen-000001.tmp-99").mkdir()
+        (root / "seg-000001.tmp-99").mkdir()
         return real(self)
 
     monkeypatch.setattr(IndexDir, "_adoptable", racing)
