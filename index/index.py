@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -17,20 +17,18 @@ from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
 from index.legacy import LegacyIndex, read_legacy
-from index.lexical import bm25_scores
 from index.loaders import load_paths
 from index.merge import choose_merge, merge
-from index.plan import plan_ingest
-from index.segment import Segment, SegmentData
+from index.search import SearchMode, search_view
+from index.plan import plan_ingest, touched_articles
+from index.segment import SegmentData
 from index.snapshot import CommitPoint, SegmentRef, Settings, View, now, settings_from_meta
 from index.storage import IndexDir, is_legacy
 from index.tuning import checked_tuning
 from index.types import Alias, Article, ArticleInfo, Hit, IngestReport, IngestWarning
-from index.verify import SegmentCache
+from index.verify import SegmentCache, view_problems
 
 Progress = Callable[[int, int], None]
-SearchMode = Literal["hybrid", "dense", "lexical"]
-_RRF_K = 60
 _KEEP = object()  # "leave the tuning as it is" in _commit
 
 
@@ -177,27 +175,7 @@ class Index:
             view = View(point, [self._segments.load_verified(ref, point.settings.dimension) for ref in point.segments])
         except (IndexCorruptError, IndexMismatchError, IndexNotFoundError) as exc:
             return [str(exc)]
-        problems: list[str] = []
-        copies: dict[str, int] = {}
-        for i, seg in enumerate(view.segments):
-            try:  # what a segment reads on first use (texts, records, keys, the approximate index), read in full
-                problems += seg.check_offsets()
-                counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
-                live = view.live_articles[i]
-                for row in range(seg.n_articles):
-                    rec = seg.record(row)
-                    if live is None or live[row]:
-                        copies[str(rec["doc_id"])] = copies.get(str(rec["doc_id"]), 0) + 1
-                        if counts[row] == 0:
-                            problems.append(f"article {rec['doc_id']} ({str(rec['title'])[:40]}) has no chunks")
-                seg.dense.check()
-            except IndexCorruptError as exc:
-                problems.append(str(exc))
-        problems += [f"article {d} is stored {n} times among the live articles" for d, n in copies.items() if n > 1]
-        for key, alias in view.aliases.items():
-            if alias.doc_id not in view:
-                problems.append(f"alias {key[:60]} names article {alias.doc_id}, which is not in the index")
-        return problems
+        return view_problems(view)
 
     # ----- search --------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> list[Hit]:
@@ -214,37 +192,12 @@ class Index:
         view.check_failures()
         if not view.n_chunks:
             return []
-        depth = min(view.n_chunks, max(5 * k, 50))
-        where: dict[int, tuple[int, int]] = {}  # chunk id -> (segment position, row)
-        rankings: list[dict[int, tuple[int, float]]] = []
-        if mode != "lexical":
-            if self.embedder.dimension != view.settings.dimension:
-                raise IndexMismatchError(
-                    f"index built with dimension {view.settings.dimension}; model {self.embedder.model} "
-                    f"gives {self.embedder.dimension}"
-                )
-            q = self.embedder.embed([query])[0]
-            found = [(i, *seg.dense.search(q, depth, view.live_chunks[i])) for i, seg in enumerate(view.segments)]
-            rankings.append(_top(view, [(i, rows, scores) for i, scores, rows in found], depth, where))
-        if mode != "dense":
-            parts, total = view.postings
-            found_lex = bm25_scores(query, parts, view.n_chunks, total)
-            rankings.append(_top(view, [(i, rows, scores) for i, (rows, scores) in enumerate(found_lex)], depth, where))
-        fused: dict[int, float] = {}
-        for ranking in rankings:
-            for cid, (rank, _) in ranking.items():
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (_RRF_K + rank + 1)
-        dense = rankings[0] if mode != "lexical" else {}
-        lexical = rankings[-1] if mode != "dense" else {}
-        hits = []
-        for cid in sorted(fused, key=lambda c: (-fused[c], c))[:k]:
-            i, row = where[cid]
-            seg = view.segments[i]
-            art = seg.article(int(seg.chunks[row, 0]))
-            hits.append(Hit(chunk=view.chunk(i, row, art), article=art, score=fused[cid],
-                            dense_score=dense[cid][1] if cid in dense else None,
-                            lexical_score=lexical[cid][1] if cid in lexical else None))
-        return hits
+        if mode != "lexical" and self.embedder.dimension != view.settings.dimension:
+            raise IndexMismatchError(
+                f"index built with dimension {view.settings.dimension}; model {self.embedder.model} "
+                f"gives {self.embedder.dimension}"
+            )
+        return search_view(view, query, k, mode, lambda text: self.embedder.embed([text])[0])
 
     # ----- writing -------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str | os.PathLike[str]], *, progress: Progress | None = None,
@@ -271,7 +224,7 @@ class Index:
         began = time.monotonic()
         given = list(articles)
         with self._writing() as view:
-            touched = _touched(view, given) if view else {}
+            touched = touched_articles(view, given) if view else {}
             plan = plan_ingest(touched, view.aliases if view else {}, given)
             n_chunks = 0
             if plan.changed:
@@ -472,37 +425,3 @@ def _verified(view: View, positions: Iterable[int]) -> None:
     for i in positions:
         view.segments[i].verified.wait()
     view.check_failures()
-
-
-def _touched(view: View, given: Sequence[Article]) -> dict[str, Article]:
-    """The indexed articles an ingest of ``given`` can change or needs to see, in ingest order: those stored
-    under a key given (or named by its alias), those holding a given text, and every alias's article."""
-    ids: set[str] = set()
-    for art in given:
-        ids.update(view.doc_ids_of_key(art.key))
-        if art.doc_id in view:
-            ids.add(art.doc_id)
-    ids.update(a.doc_id for a in view.aliases.values() if a.doc_id in view)
-    ordered = sorted(ids, key=lambda d: view.locate(d) or (-1, -1))
-    return {d: art for d in ordered if (art := view.article(d)) is not None}
-
-
-def _top(view: View, found: list[tuple[int, np.ndarray, np.ndarray]], depth: int,
-         where: dict[int, tuple[int, int]]) -> dict[int, tuple[int, float]]:
-    """Chunk id -> (rank, score) of the ``depth`` best of every segment's (rows, scores), ties to the lower id."""
-    ids = [view.chunk_ids(i, rows) for i, rows, _ in found]
-    all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-    all_scores = np.concatenate([s for _, _, s in found]) if found else np.zeros(0, dtype=np.float32)
-    seg_of = np.concatenate([np.full(len(r), i) for i, r, _ in found]) if found else np.zeros(0, dtype=np.int64)
-    rows = np.concatenate([r for _, r, _ in found]) if found else np.zeros(0, dtype=np.int64)
-    if len(all_scores) > depth:
-        cut = np.partition(-all_scores, depth - 1)[depth - 1]
-        keep = -all_scores <= cut
-        all_ids, all_scores, seg_of, rows = all_ids[keep], all_scores[keep], seg_of[keep], rows[keep]
-    order = np.lexsort((all_ids, -all_scores))[:depth]
-    out = {}
-    for rank, j in enumerate(order):
-        cid = int(all_ids[j])
-        where[cid] = (int(seg_of[j]), int(rows[j]))
-        out[cid] = (rank, float(all_scores[j]))
-    return out

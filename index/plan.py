@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
+from index.snapshot import View
 from index.types import Alias, Article
 
 Aliases = Mapping[str, Alias]  # key -> a text stored under another key, with this key's metadata
@@ -79,3 +80,16 @@ def plan_ingest(articles: Mapping[str, Article], aliases: Aliases, given: Iterab
 def _own(art: Article) -> Alias:
     """The metadata that belongs to ``art``'s key rather than to its text."""
     return Alias(art.doc_id, art.source, art.author, art.url)
+
+
+def touched_articles(view: View, given: Sequence[Article]) -> dict[str, Article]:
+    """The indexed articles an ingest of ``given`` can change or needs to see, in ingest order: those stored
+    under a key given (or named by its alias), those holding a given text, and every alias's article."""
+    ids: set[str] = set()
+    for art in given:
+        ids.update(view.doc_ids_of_key(art.key))
+        if art.doc_id in view:
+            ids.add(art.doc_id)
+    ids.update(a.doc_id for a in view.aliases.values() if a.doc_id in view)
+    ordered = sorted(ids, key=lambda d: view.locate(d) or (-1, -1))
+    return {d: art for d in ordered if (art := view.article(d)) is not None}

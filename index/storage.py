@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from index.errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, NotAnIndexError
+from index.errors import IndexCorruptError, IndexLockedError, NotAnIndexError
 
 CURRENT = "CURRENT"
 LOCK = ".lock"

@@ -1,13 +1,15 @@
-"""Segments read once per process, each checked against its checksums when first read."""
+"""Segments read once per process, each checked against its checksums when first read; what ``qa check`` reports."""
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from index.config import IndexConfig
 from index.errors import IndexCorruptError
 from index.segment import Segment
-from index.snapshot import SegmentRef
+from index.snapshot import SegmentRef, View
 from index.storage import IndexDir
 
 
@@ -68,3 +70,30 @@ class SegmentCache:
             pass  # deleted by a writer after a merge: this process keeps its open mappings
         finally:
             seg.verified.set()
+
+
+def view_problems(view: View) -> list[str]:
+    """What ``qa check`` reports of a view read afresh: offsets past their texts, articles without chunks or
+    stored twice, aliases naming no article, and whatever a segment reads on first use (texts, records, keys, the
+    approximate index), read in full."""
+    problems: list[str] = []
+    copies: dict[str, int] = {}
+    for i, seg in enumerate(view.segments):
+        try:  # what a segment reads on first use (texts, records, keys, the approximate index), read in full
+            problems += seg.check_offsets()
+            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+            live = view.live_articles[i]
+            for row in range(seg.n_articles):
+                rec = seg.record(row)
+                if live is None or live[row]:
+                    copies[str(rec["doc_id"])] = copies.get(str(rec["doc_id"]), 0) + 1
+                    if counts[row] == 0:
+                        problems.append(f"article {rec['doc_id']} ({str(rec['title'])[:40]}) has no chunks")
+            seg.dense.check()
+        except IndexCorruptError as exc:
+            problems.append(str(exc))
+    problems += [f"article {d} is stored {n} times among the live articles" for d, n in copies.items() if n > 1]
+    for key, alias in view.aliases.items():
+        if alias.doc_id not in view:
+            problems.append(f"alias {key[:60]} names article {alias.doc_id}, which is not in the index")
+    return problems
