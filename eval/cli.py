@@ -119,7 +119,7 @@ def _open_index(args: argparse.Namespace, qs: QuestionSet, say) -> Index | None:
         return None
     if args.build_index:
         if qs.format != "squad":
-            raise QAError(f"--build-index needs a SQuAD file; for JSONL, build one with qa ingest and give --index")
+            raise QAError("--build-index needs a SQuAD file; for JSONL, build one with qa ingest and give --index")
         if args.index:
             folder = Path(args.index)
         else:
