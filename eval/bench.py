@@ -99,7 +99,18 @@ def _iso(raw: str) -> str | None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM (the high-water mark of this process's own memory map) where it can be read: ``ru_maxrss`` also
+    carries the parent's peak into a child started with fork and exec, so a fresh measuring process would report
+    its builder's memory.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -62,7 +62,7 @@ class IndexConfig:
     lock_timeout: float = 60.0
     ann: AnnSettings = field(default_factory=AnnSettings)
     merge: MergePolicy = field(default_factory=MergePolicy)
-    verify_sync_bytes: int = 256 * 2**20
+    verify_sync_bytes: int = 32 * 2**20
 
     def __post_init__(self) -> None:
         size, overlap = self.resolved_chunking()
