@@ -154,3 +154,20 @@ def test_ray_ingest_of_the_seeds_gives_the_same_list_vectors_and_answers(tmp_pat
     ray_qa, local_qa = QA(on_ray), QA(local)
     for question in questions:
         assert answer_to_dict(ray_qa.ask(question)) == answer_to_dict(local_qa.ask(question))
+
+
+@pytest.mark.slow
+def test_qa_ingest_ray_lists_what_a_local_ingest_lists(tmp_path: Path, shared_dir: Path, seed_index_dir: Path,
+                                                       capsys) -> None:
+    from ui.cli import main
+
+    seeds = str(shared_dir / "seeds")
+    assert main(["ingest", seeds, "--index", str(tmp_path / "ray"), "--ray", "--workers", "2", "--quiet"]) == 0
+    assert "added 2" in capsys.readouterr().out
+    listed = []
+    for folder in (tmp_path / "ray", seed_index_dir):
+        assert main(["list", "--index", str(folder), "--json"]) == 0
+        listed.append(json.loads(capsys.readouterr().out))
+    assert listed[0] == listed[1] and len(listed[0]) == 2
+    assert main(["ingest", seeds, "--index", str(tmp_path / "x"), "--workers", "2"]) == 1
+    assert "error: --workers needs --ray" in capsys.readouterr().err
