@@ -163,7 +163,7 @@ def test_qa_ingest_ray_lists_what_a_local_ingest_lists(tmp_path: Path, shared_di
 
     seeds = str(shared_dir / "seeds")
     assert main(["ingest", seeds, "--index", str(tmp_path / "ray"), "--ray", "--workers", "2", "--quiet"]) == 0
-    assert "added 2" in capsys.readouterr().out
+    assert "2 added" in capsys.readouterr().out
     listed = []
     for folder in (tmp_path / "ray", seed_index_dir):
         assert main(["list", "--index", str(folder), "--json"]) == 0
