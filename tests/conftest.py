@@ -56,11 +56,11 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-RAY_TEST_SECONDS = 600  # a local Ray cluster that hangs fails the session (with tracebacks) instead of CI's limit
+RAY_TEST_SECONDS = 300  # a Ray test (or the cluster's start) that hangs fails the run, with tracebacks
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def _ray_session():
     """A local Ray cluster on 127.0.0.1 (2 CPUs, no dashboard) for the session; skipped where ``ray`` is not
     installed (the ``ray`` extra), required in CI (QA_REQUIRE_RAY)."""
     try:
@@ -71,10 +71,18 @@ def ray_cluster():
     try:
         ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
                  log_to_driver=False, configure_logging=False)
-        yield ray
     finally:
-        ray.shutdown()
         faulthandler.cancel_dump_traceback_later()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(_ray_session):
+    """The session's local Ray cluster, each test using it bounded to ``RAY_TEST_SECONDS``."""
+    faulthandler.dump_traceback_later(RAY_TEST_SECONDS, exit=True)
+    yield _ray_session
+    faulthandler.cancel_dump_traceback_later()
 
 
 class FakeEmbedder:
