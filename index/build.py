@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import os
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -11,10 +12,29 @@ from index.lexical import Postings, tokenize
 from index.legacy import LegacyIndex
 from index.segment import SegmentData, chunk_table
 from index.snapshot import Settings, View
-from index.types import Article
+from index.types import Article, IngestWarning
 
 Progress = Callable[[int, int], None]
 EMBED_STEP = 256
+
+
+class SegmentBuilder(Protocol):
+    """Where an ingest's heavy work runs: parsing files, and chunking, embedding and posting new articles.
+
+    ``Index.add_paths``/``add_articles`` take one (``builder=``); without one the work runs in this process.
+    The index still plans (which articles are new, replaced, unchanged) and commits: a builder only produces
+    content. ``index.distributed.RayBuilder`` spreads it over a Ray cluster.
+    """
+
+    def load(self, paths: Sequence[str | os.PathLike[str]], *, max_bytes: int) -> list[Article | IngestWarning]:
+        """What ``index.loaders.load_paths`` yields for ``paths``, in the same order."""
+        ...
+
+    def build(self, settings: Settings, articles: Sequence[Article], *, batch_size: int,
+              progress: Progress | None = None) -> list[SegmentData]:
+        """Segments holding ``articles`` chunked and embedded with ``settings`` (``Embedder(settings.model,
+        batch_size=batch_size)``), in order: their concatenation lists ``articles`` as given."""
+        ...
 
 
 def new_segment(settings: Settings, new: Sequence[Article], moved: Sequence[Article], view: View | None,

@@ -31,11 +31,12 @@ class Embedder:
         (1, 384)
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32, device: str = "cpu") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.model = model
         self.batch_size = batch_size
+        self.device = device  # "cpu", or "cuda" on a GPU worker of a cluster (index.distributed)
         self._st = None
 
     def warm_up(self) -> None:
@@ -45,7 +46,7 @@ class Embedder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # the per-load weight bar is noise in a CLI
-            self._st = SentenceTransformer(str(resolve_model_path(self.model)), device="cpu", local_files_only=True)
+            self._st = SentenceTransformer(str(resolve_model_path(self.model)), device=self.device, local_files_only=True)
 
     @property
     def dimension(self) -> int:

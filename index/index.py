@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from index.build import legacy_segment, new_segment
+from index.build import SegmentBuilder, legacy_segment, new_segment
 from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
@@ -201,25 +201,32 @@ class Index:
 
     # ----- writing -------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str | os.PathLike[str]], *, progress: Progress | None = None,
-                  on_warning: Callable[[IngestWarning], None] | None = None) -> IngestReport:
-        """Ingest files and folders; unreadable files become warnings and the rest is indexed."""
+                  on_warning: Callable[[IngestWarning], None] | None = None,
+                  builder: SegmentBuilder | None = None) -> IngestReport:
+        """Ingest files and folders; unreadable files become warnings and the rest is indexed.
+
+        ``builder`` (e.g. ``index.distributed.RayBuilder``) parses and embeds elsewhere; the result is the same.
+        """
         articles: list[Article] = []
         warnings: list[IngestWarning] = []
-        for item in load_paths(paths, max_bytes=self.config.max_file_bytes):
+        max_bytes = self.config.max_file_bytes
+        items = builder.load(paths, max_bytes=max_bytes) if builder is not None else load_paths(paths, max_bytes=max_bytes)
+        for item in items:
             if isinstance(item, IngestWarning):
                 warnings.append(item)
                 if on_warning:
                     on_warning(item)
             else:
                 articles.append(item)
-        return self.add_articles(articles, progress=progress, warnings=warnings)
+        return self.add_articles(articles, progress=progress, warnings=warnings, builder=builder)
 
     def add_articles(self, articles: Iterable[Article], *, progress: Progress | None = None,
-                     warnings: Sequence[IngestWarning] = ()) -> IngestReport:
+                     warnings: Sequence[IngestWarning] = (), builder: SegmentBuilder | None = None) -> IngestReport:
         """Add articles; an article whose key is already indexed with other content replaces it.
 
         Text held by several keys (copies of a file) is stored once; editing one copy keeps the others'.
-        The write costs what it adds: one new segment, and a commit point marking replaced articles deleted.
+        The write costs what it adds: one new segment (one per part a ``builder`` returns), and one commit
+        point marking replaced articles deleted.
         """
         began = time.monotonic()
         given = list(articles)
@@ -232,9 +239,17 @@ class Index:
                 if view is not None:  # their chunks and vectors are copied, and re-signed in the new segment
                     _verified(view, {loc[0] for a in moved if (loc := view.locate(a.doc_id))})
                 settings = view.settings if view else self.settings
-                data = new_segment(settings, list(plan.new.values()), moved, view, self._embed, progress)
-                n_chunks = int(np.count_nonzero(data.chunks[:, 0] < len(plan.new)))  # embedded, not copied
-                self._commit(view, data, plan.stale | {a.doc_id for a in moved}, plan.aliases, settings=settings)
+                if builder is None:
+                    parts = [new_segment(settings, list(plan.new.values()), moved, view, self._embed, progress)]
+                    n_chunks = int(np.count_nonzero(parts[0].chunks[:, 0] < len(plan.new)))  # embedded, not copied
+                else:
+                    parts = builder.build(settings, list(plan.new.values()), batch_size=self.config.batch_size,
+                                          progress=progress) if plan.new else []
+                    _check_parts(settings, parts, list(plan.new.values()))
+                    n_chunks = sum(len(p.chunks) for p in parts)
+                    if moved:  # copied from this index, nothing to embed: done here, last, as new_segment does
+                        parts.append(new_segment(settings, [], moved, view, self._embed, None))
+                self._commit(view, parts, plan.stale | {a.doc_id for a in moved}, plan.aliases, settings=settings)
                 self._merge_by_policy()
             return IngestReport(plan.added, plan.replaced, plan.unchanged, len(warnings), n_chunks,
                                 time.monotonic() - began, tuple(warnings))
@@ -253,7 +268,7 @@ class Index:
             unknown = [d for d in wanted if d not in view]
             if removed:
                 gone = set(removed)
-                self._commit(view, None, gone, {k: a for k, a in view.aliases.items() if a.doc_id not in gone})
+                self._commit(view, (), gone, {k: a for k, a in view.aliases.items() if a.doc_id not in gone})
                 self._merge_by_policy()
             return removed, unknown
 
@@ -278,7 +293,7 @@ class Index:
         self.snapshot()
         with self._writing() as view:
             assert view is not None
-            self._commit(view, None, set(), view.aliases, tuning=values)
+            self._commit(view, (), set(), view.aliases, tuning=values)
 
     def upgrade(self) -> bool:
         """Rewrite a format-1 index as one segment, in place and atomically (no re-embedding).
@@ -334,10 +349,10 @@ class Index:
             )
         return view
 
-    def _commit(self, view: View | None, data: SegmentData | None, deleted: set[str], aliases: dict[str, Alias], *,
+    def _commit(self, view: View | None, parts: Sequence[SegmentData], deleted: set[str], aliases: dict[str, Alias], *,
                 settings: Settings | None = None, tuning: Any = _KEEP, replace: Sequence[int] = ()) -> None:
-        """Publish a commit point: ``view``'s segments with ``deleted`` articles marked, ``data`` written as a
-        new segment (in place of segments ``replace``, or at the end), ``aliases`` and ``tuning``."""
+        """Publish one commit point: ``view``'s segments with ``deleted`` articles marked, each of ``parts``
+        written as a new segment (in place of segments ``replace``, or at the end), ``aliases`` and ``tuning``."""
         point = view.point if view else CommitPoint(settings or self.settings, now())
         refs = list(point.segments)
         n_articles = view.n_articles if view else 0
@@ -350,19 +365,19 @@ class Index:
             refs[i] = SegmentRef(refs[i].name, refs[i].meta_sha256, tuple(sorted({*refs[i].deleted, row})))
             n_articles -= 1
             n_chunks -= int(np.count_nonzero(np.asarray(view.segments[i].chunks[:, 0]) == row))
-        if data is not None and len(data.articles):
-            name, sha = self._dir.write_segment(lambda folder: data.save(folder, self.config.ann))
-            new = SegmentRef(name, sha)
-            if replace:
-                n_articles -= sum(view.segments[i].n_articles - len(refs[i].deleted) for i in replace)
-                n_chunks -= sum(view.chunk_counts[i] for i in replace)
-                refs = refs[: replace[0]] + [new] + refs[replace[-1] + 1 :]
-            else:
-                refs.append(new)
-            n_articles += len(data.articles)
-            n_chunks += len(data.chunks)
-        elif replace:
-            refs = refs[: replace[0]] + refs[replace[-1] + 1 :]
+        new: list[SegmentRef] = []
+        for data in parts:
+            if len(data.articles):
+                new.append(SegmentRef(*self._dir.write_segment(lambda folder, data=data: data.save(folder, self.config.ann))))
+                n_articles += len(data.articles)
+                n_chunks += len(data.chunks)
+        if replace:
+            assert view is not None
+            n_articles -= sum(view.segments[i].n_articles - len(refs[i].deleted) for i in replace)
+            n_chunks -= sum(view.chunk_counts[i] for i in replace)
+            refs = refs[: replace[0]] + new + refs[replace[-1] + 1 :]
+        else:
+            refs += new
         fresh = CommitPoint(point.settings, point.created, tuple(refs), dict(aliases),
                             point.tuning if tuning is _KEEP else tuning)
         self._dir.commit(fresh.to_json({"articles": n_articles, "chunks": n_chunks, "segments": len(refs)}))
@@ -370,7 +385,7 @@ class Index:
 
     def _merge(self, view: View, positions: list[int]) -> None:
         _verified(view, positions)
-        self._commit(view, merge(view, positions), set(), view.aliases, replace=positions)
+        self._commit(view, [merge(view, positions)], set(), view.aliases, replace=positions)
 
     def _merge_by_policy(self) -> None:
         """Merge segments while the policy asks for it (the writer lock is held)."""
@@ -425,3 +440,15 @@ def _verified(view: View, positions: Iterable[int]) -> None:
     for i in positions:
         view.segments[i].verified.wait()
     view.check_failures()
+
+
+def _check_parts(settings: Settings, parts: Sequence[SegmentData], articles: Sequence[Article]) -> None:
+    """Refuse a builder's segments that do not hold ``articles`` in order, or hold vectors of another dimension."""
+    held = [a.doc_id for p in parts for a in p.articles]
+    if held != [a.doc_id for a in articles]:
+        raise ValueError(f"the builder returned {len(held)} articles in its segments for {len(articles)} given, "
+                         "or not in the order given")
+    for p in parts:
+        if p.vectors.shape != (len(p.chunks), settings.dimension):
+            raise ValueError(f"the builder gave vectors of shape {p.vectors.shape} for {len(p.chunks)} chunks "
+                             f"of dimension {settings.dimension}")

@@ -1,11 +1,12 @@
 """Shared fixtures: paths to ../shared, a deterministic fake embedder, small articles, real-model indexes.
 
-Tests that need ../shared (absent in a user's clone) or Chromium skip with a reason; CI sets
-QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 so that the same absence fails instead.
+Tests that need ../shared (absent in a user's clone), Chromium or Ray skip with a reason; CI sets
+QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 / QA_REQUIRE_RAY=1 so that the same absence fails instead.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import os
 import shutil
@@ -53,6 +54,35 @@ def chromium() -> Path:
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} not found (install Debian's chromium: bash scripts/install-chromium.sh)", "QA_REQUIRE_BROWSER")
     return CHROMIUM
+
+
+RAY_TEST_SECONDS = 300  # a Ray test (or the cluster's start) that hangs fails the run, with tracebacks
+
+
+@pytest.fixture(scope="session")
+def _ray_session():
+    """A local Ray cluster on 127.0.0.1 (2 CPUs, no dashboard) for the session; skipped where ``ray`` is not
+    installed (the ``ray`` extra), required in CI (QA_REQUIRE_RAY)."""
+    try:
+        import ray
+    except ImportError:
+        _missing("ray is not installed (pip install -e '.[ray]')", "QA_REQUIRE_RAY")
+    faulthandler.dump_traceback_later(RAY_TEST_SECONDS, exit=True)
+    try:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False, configure_logging=False)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(_ray_session):
+    """The session's local Ray cluster, each test using it bounded to ``RAY_TEST_SECONDS``."""
+    faulthandler.dump_traceback_later(RAY_TEST_SECONDS, exit=True)
+    yield _ray_session
+    faulthandler.cancel_dump_traceback_later()
 
 
 class FakeEmbedder:

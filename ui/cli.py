@@ -81,6 +81,12 @@ def _listen_args(p: argparse.ArgumentParser, *, port: int) -> None:
     p.add_argument("--auth", default=None, help="user:password required to open the chat")
 
 
+def _ray_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help=f"{what}: ADDRESS (e.g. auto, host:6379, ray://host:10001), or without one the cluster of "
+                        "$RAY_ADDRESS or this machine, else a new local one (needs the ray extra)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qa", description="Extractive question answering over news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-timeout", type=_float_in(0.0), default=IndexConfig.lock_timeout,
                    help="seconds to wait for another writer")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _ray_arg(p, "parse, chunk and embed on a Ray cluster")
+    p.add_argument("--workers", type=_int_in(1), default=None,
+                   help="with --ray: embedding workers (default: one per GPU of the cluster, else per CPU)")
 
     p = sub.add_parser("ask", help="answer a question from the indexed articles")
     p.add_argument("question")
@@ -130,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     _listen_args(p, port=8000)
     p.add_argument("--token", default=None,
                    help="bearer token required on every /v1 endpoint (default: $QA_API_TOKEN; none: no token)")
+    _ray_arg(p, "serve the REST API (no chat) as a Ray Serve deployment")
+    p.add_argument("--replicas", type=_int_in(1), default=None, help="with --ray: replicas (default 1)")
 
     p = sub.add_parser("mcp", help="serve the index to an MCP client over stdin/stdout")
     _qa_args(p)
@@ -228,12 +239,21 @@ def _ingest(args: argparse.Namespace) -> int:
         max_file_bytes=int(args.max_file_mb * 1e6), lock_timeout=args.lock_timeout,
     ))
     index = Index(path, config)
-    bar = ProgressBar("embedding", "chunk", quiet=args.quiet)
+    if args.workers is not None and args.ray is None:
+        raise QAError("--workers needs --ray")
+    bar = ProgressBar("embedding", "chunk" if args.ray is None else "article", quiet=args.quiet)
 
     def warn(w: IngestWarning) -> None:
         say(f"warning: {w}", err=True, newlines=False)
 
-    report = index.add_paths(args.paths, progress=bar, on_warning=warn)
+    if args.ray is None:
+        report = index.add_paths(args.paths, progress=bar, on_warning=warn)
+    else:
+        from index.distributed import RayBuilder, RayConfig
+
+        ray_config = _config(lambda: RayConfig(address=args.ray or None, workers=args.workers))
+        with RayBuilder(ray_config) as builder:
+            report = index.add_paths(args.paths, progress=bar, on_warning=warn, builder=builder)
     bar.close()
     print(report.summary())
     return 0
@@ -304,6 +324,10 @@ def _serve(args: argparse.Namespace) -> int:
         token = args.token if args.token is not None else os.environ.get("QA_API_TOKEN") or None
         if token is not None:
             check_token(token)
+    if args.command == "serve" and args.ray is not None:
+        return _serve_on_ray(args, qa, token)
+    if args.command == "serve" and args.replicas is not None:
+        raise QAError("--replicas needs --ray")
     _check_listen(args.host, args.port)
     try:
         if args.command == "chat":
@@ -316,6 +340,21 @@ def _serve(args: argparse.Namespace) -> int:
             serve(qa, host=args.host, port=args.port, token=token, auth=args.auth)
     except OSError as exc:  # the port taken between the check and the server's start
         raise QAError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    return 0
+
+
+def _serve_on_ray(args: argparse.Namespace, qa: QA, token: str | None) -> int:
+    """``qa serve --ray``: the REST API on Ray Serve (the chat's --auth does not apply: no chat there)."""
+    if args.auth is not None:
+        raise QAError("--auth protects the chat, which qa serve --ray does not serve (use --token)")
+    from ui.app import warn_if_exposed
+    from ui.ray_serve import RayServeConfig, serve_on_ray
+
+    config = _config(lambda: RayServeConfig(address=args.ray or None, replicas=args.replicas or 1,
+                                            host=args.host, port=args.port))
+    warn_if_exposed(args.host, "the server", [] if token else ["--token TOKEN"])
+    qa.index.snapshot()  # no index: the one-line error here, before a cluster starts
+    serve_on_ray(qa.index.path, qa.config, config, token=token)
     return 0
 
 
