@@ -33,7 +33,7 @@ from index.embedder import resolve_model_path
 from index.loaders import content_id
 from index.config import AnnSettings
 from index.vectors import DenseSegment
-from qa import QA, QAConfig
+from qa import QA, QAConfig, ReaderKind
 
 from eval.metrics import mean, percentile
 
@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faiss-queries", type=int, default=50, help="queries timed per FAISS scale (default %(default)s)")
     p.add_argument("--scales", default=",".join(map(str, SCALES)), help="FAISS sizes as multiples of the index")
     p.add_argument("-k", type=int, default=QAConfig.k)
-    p.add_argument("--reader", default=QAConfig.reader, help="reader for the query latency (default %(default)s)")
+    p.add_argument("--reader", type=ReaderKind.or_path, default=str(QAConfig.reader),
+                   help="reader for the query latency (default %(default)s)")
     p.add_argument("--index-dir", default=None, help="build the index here and keep it (default: a temporary dir)")
     p.add_argument("--reuse-index", action="store_true",
                    help="with --index-dir holding an index: skip the ingest and time questions and reading only")

@@ -8,11 +8,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from index.build import legacy_segment, new_segment
+from index.choices import SearchMode
 from index.config import IndexConfig
 from index.embedder import Embedder
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
@@ -29,7 +30,6 @@ from index.types import Alias, Article, ArticleInfo, Hit, IngestReport, IngestWa
 from index.verify import SegmentCache
 
 Progress = Callable[[int, int], None]
-SearchMode = Literal["hybrid", "dense", "lexical"]
 _RRF_K = 60
 _KEEP = object()  # "leave the tuning as it is" in _commit
 
@@ -143,11 +143,11 @@ class Index:
         """Settings fitted on the user's questions (a copy of the commit point's ``tuning``), None where none were stored."""
         return copy.deepcopy(self.snapshot().point.tuning)
 
-    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode = "hybrid") -> Any:
+    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode | str = SearchMode.HYBRID) -> Any:
         """This index as a LangChain ``BaseRetriever`` (needs the ``langchain`` extra); see ``index.langchain``."""
         from index.langchain import IndexRetriever  # langchain-core is imported only by those who ask for it
 
-        return IndexRetriever(index=self, k=k, mode=mode)
+        return IndexRetriever(index=self, k=k, mode=SearchMode.from_str(mode))
 
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
@@ -200,12 +200,14 @@ class Index:
         return problems
 
     # ----- search --------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> list[Hit]:
-        """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank."""
+    def search(self, query: str, k: int = 5, *, mode: SearchMode | str = SearchMode.HYBRID) -> list[Hit]:
+        """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank.
+
+        ``mode`` is a ``SearchMode`` or its string ("hybrid", "dense", "lexical"); raises ValueError for another.
+        """
         if k < 1:
             raise ValueError(f"k must be positive, got {k}")
-        if mode not in ("hybrid", "dense", "lexical"):
-            raise ValueError(f"mode must be hybrid, dense or lexical, got {mode!r}")
+        mode = SearchMode.from_str(mode)
         try:
             query.encode("utf-8")  # the tokenizer raises TypeError on lone surrogates (undecodable argv bytes)
         except UnicodeEncodeError:
@@ -217,7 +219,7 @@ class Index:
         depth = min(view.n_chunks, max(5 * k, 50))
         where: dict[int, tuple[int, int]] = {}  # chunk id -> (segment position, row)
         rankings: list[dict[int, tuple[int, float]]] = []
-        if mode != "lexical":
+        if mode != SearchMode.LEXICAL:
             if self.embedder.dimension != view.settings.dimension:
                 raise IndexMismatchError(
                     f"index built with dimension {view.settings.dimension}; model {self.embedder.model} "
@@ -226,7 +228,7 @@ class Index:
             q = self.embedder.embed([query])[0]
             found = [(i, *seg.dense.search(q, depth, view.live_chunks[i])) for i, seg in enumerate(view.segments)]
             rankings.append(_top(view, [(i, rows, scores) for i, scores, rows in found], depth, where))
-        if mode != "dense":
+        if mode != SearchMode.DENSE:
             parts, total = view.postings
             found_lex = bm25_scores(query, parts, view.n_chunks, total)
             rankings.append(_top(view, [(i, rows, scores) for i, (rows, scores) in enumerate(found_lex)], depth, where))
@@ -234,8 +236,8 @@ class Index:
         for ranking in rankings:
             for cid, (rank, _) in ranking.items():
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (_RRF_K + rank + 1)
-        dense = rankings[0] if mode != "lexical" else {}
-        lexical = rankings[-1] if mode != "dense" else {}
+        dense = rankings[0] if mode != SearchMode.LEXICAL else {}
+        lexical = rankings[-1] if mode != SearchMode.DENSE else {}
         hits = []
         for cid in sorted(fused, key=lambda c: (-fused[c], c))[:k]:
             i, row = where[cid]
