@@ -20,24 +20,13 @@ from index.progress import ProgressBar
 from qa import FittedThreshold, QAConfig, ReaderKind, fitted_threshold, reader_identity, store_fitted
 from qa.tuning import forget_fitted
 
+from eval.cache import cached_index_dir
 from eval.datasets import QuestionSet, filter_split, filter_titles, limit, load_questions, sample
 from eval.metrics import best_threshold
 from eval.report import format_table, write_report
 from eval.runner import Evaluator, NoReader, build_paragraph_index, summarize
 
 DEFAULT_INDEX = "qa-index"
-
-
-def default_cache_dir() -> Path:
-    """Where ``--build-index`` keeps paragraph indexes: $XDG_CACHE_HOME/news-qa/eval-index (~/.cache/...)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "news-qa" / "eval-index"
-
-
-def cached_index_dir(qs: QuestionSet, cache_dir: str | Path | None = None) -> Path:
-    """The folder ``--build-index`` uses for ``qs``: one per question file and set of articles in scope."""
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    return cache / f"{qs.path.stem}-{qs.fingerprint()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
