@@ -34,7 +34,6 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from eval.datasets import REPO_SPLITS, filter_split, load_questions
 from eval.reader_data import (
-    NEWSQA_DIR,
     SELECTOR_DIGITS,
     VALIDATION_TITLES,
     Example,

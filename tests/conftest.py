@@ -6,17 +6,15 @@ QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 so that the same absence fails instea
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import string
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index import Article, Index, IndexConfig
-from index.loaders import content_id
+from tests.fakes import FakeEmbedder, make_article
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -53,28 +51,6 @@ def chromium() -> Path:
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} not found (install Debian's chromium: bash scripts/install-chromium.sh)", "QA_REQUIRE_BROWSER")
     return CHROMIUM
-
-
-class FakeEmbedder:
-    """Deterministic unit vectors seeded by SHA-256 of each text: fast plumbing tests, no model."""
-
-    model = "fake-embedder"
-
-    def __init__(self, dimension: int = 32) -> None:
-        self.dimension = dimension
-
-    def embed(self, texts, *, progress: bool = False) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.array(rows, dtype=np.float32).reshape(len(rows), self.dimension)
-
-
-def make_article(title: str, text: str, key: str | None = None, date: str | None = None) -> Article:
-    return Article(doc_id=content_id(title, date, text), key=key or title, title=title, text=text,
-                   source=f"{key or title}.txt", date=date)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from qa.readers import make_reader
 from qa.selector import FEATURES, AnswerSelector, SelectingReader, SelectorWeights
 from qa.text import normalize_answer as normalize
 from qa.types import Passage, Span
+from tests.fakes import FixedReader
 
 TEXT_A = "The council met on Monday. Seventeen women and 12 men attended the meeting in Leeds."
 TEXT_B = "A second report said 12 men attended. The mayor, Anna Berg, spoke."
@@ -114,24 +115,14 @@ def test_normalize() -> None:
     assert normalize("  a  Dozen ") == "dozen"
 
 
-class _FixedReader:
-    threshold = 0.5
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.spans = spans
-
-    def read(self, question, passages):
-        return self.spans
-
-
 def test_selecting_reader_scores_with_the_selector(case) -> None:
     passages, spans = case
-    reader = SelectingReader(_FixedReader(spans), AnswerSelector(_weights(margin=-1.0)), threshold=0.3)
+    reader = SelectingReader(FixedReader(spans), AnswerSelector(_weights(margin=-1.0)), threshold=0.3)
     out = reader.read("How many women attended the meeting?", passages)
     assert reader.threshold == 0.3
     assert out[0].text == "12" and out[0].passage.doc_id == "b"  # negative weight: the least confident first
     with pytest.raises(ValueError):
-        SelectingReader(_FixedReader(spans), AnswerSelector(), threshold=1.5)
+        SelectingReader(FixedReader(spans), AnswerSelector(), threshold=1.5)
 
 
 def test_make_reader_uses_a_fitted_selector(tiny_model: Path, tmp_path: Path) -> None:
