@@ -2,6 +2,10 @@
 
 Tests that need ../shared (absent in a user's clone) or Chromium skip with a reason; CI sets
 QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 so that the same absence fails instead.
+
+Tests that load a real model (the sentence-transformers embedder, the packaged neural reader, spaCy) are
+marked ``slow``. ``QA_FORBID_MODELS=1 python -m pytest -m "not slow"`` checks the marks: in this process any
+such load fails the test (or the fixture) that asked for it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,40 @@ TINY_WORDS = (
     "how many who what when where which did seventeen police station road school"
 ).split()
 
+
+
+def _forbid_models() -> None:
+    """Make loading a real model raise (``QA_FORBID_MODELS``); the tiny test reader of ``tiny_model`` still loads."""
+    import sentence_transformers
+    import spacy
+
+    from qa.config import PACKAGED_READER
+    from qa.neural import NeuralReader
+
+    def refuse(what: str) -> None:
+        raise pytest.fail.Exception(f"{what} loaded by a test not marked slow (QA_FORBID_MODELS is set)")
+
+    def sentence_transformer(*args, **kwargs) -> None:
+        refuse("the sentence-transformers embedder")
+
+    def spacy_load(*args, **kwargs) -> None:
+        refuse("a spaCy model")
+
+    warm_up = NeuralReader.warm_up
+
+    def neural_warm_up(self: NeuralReader) -> None:
+        if Path(self.model_dir).resolve() == PACKAGED_READER:
+            refuse("the packaged neural reader")
+        warm_up(self)
+
+    sentence_transformers.SentenceTransformer.__init__ = sentence_transformer
+    spacy.load = spacy_load
+    NeuralReader.warm_up = neural_warm_up
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("QA_FORBID_MODELS"):
+        _forbid_models()
 
 
 def _missing(what: str, env: str) -> None:
