@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
 class Choice(StrEnum):
@@ -18,7 +19,7 @@ class Choice(StrEnum):
         return cls.__name__
 
     @classmethod
-    def from_str(cls, value: str) -> "Choice":
+    def from_str(cls, value: str) -> Self:
         """The member whose value is ``value`` (a member is returned as it is).
 
         Raises:
