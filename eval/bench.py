@@ -33,7 +33,7 @@ from index.embedder import resolve_model_path
 from index.loaders import content_id
 from index.config import AnnSettings
 from index.vectors import DenseSegment
-from qa import QA, QAConfig
+from qa import QA, QAConfig, ReaderKind
 
 from eval.metrics import mean, percentile
 
@@ -115,10 +115,12 @@ def peak_rss_mb() -> float:
 
 
 def dir_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder``."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _stats(seconds: Sequence[float]) -> dict[str, float | None]:
+def latency_stats(seconds: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95 and mean of ``seconds``, in milliseconds (None where there are none)."""
     ms = [1000 * s for s in seconds]
     return {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "mean_ms": mean(ms)}
 
@@ -165,8 +167,9 @@ def bench_queries(index: Index, questions: Sequence[str], k: int, reader: str) -
     qa.ask(questions[0])
     timings = [qa.ask(q).timings for q in questions]
     return {"questions": len(questions), "k": k, "reader": type(qa.reader).__name__,
-            "retrieve": _stats([t["retrieve"] for t in timings]), "read": _stats([t["read"] for t in timings]),
-            "total": _stats([t["retrieve"] + t["read"] for t in timings])}
+            "retrieve": latency_stats([t["retrieve"] for t in timings]),
+            "read": latency_stats([t["read"] for t in timings]),
+            "total": latency_stats([t["retrieve"] + t["read"] for t in timings])}
 
 
 def bench_reader(index: Index, questions: Sequence[str], k: int, reader: str) -> dict[str, Any] | None:
@@ -205,7 +208,7 @@ def bench_reader(index: Index, questions: Sequence[str], k: int, reader: str) ->
         forward_s.append(t2 - t1)
         fp32_s.append(t3 - t2)
         windows.append(len(batch["input_ids"]))
-    read, forward, torch32 = _stats(read_s), _stats(forward_s), _stats(fp32_s)
+    read, forward, torch32 = latency_stats(read_s), latency_stats(forward_s), latency_stats(fp32_s)
     return {"questions": len(jobs), "k": k, "reader": type(full).__name__, "backend": neural.backend,
             "windows_mean": mean(windows), "read": read, "forward": forward, "forward_torch_fp32": torch32,
             "ratio_read_to_forward": read["p50_ms"] / forward["p50_ms"],
@@ -232,7 +235,8 @@ def bench_faiss(vectors: np.ndarray, queries: np.ndarray, k: int, scales: Sequen
             store.search(q, k, None, exact=True)
             times.append(time.perf_counter() - t0)
         n = len(store.vectors)
-        row = {"scale": scale, "vectors": n, "vector_mb": n * vectors.shape[1] * 4 / 2**20, **_stats(times)}
+        row = {"scale": scale, "vectors": n, "vector_mb": n * vectors.shape[1] * 4 / 2**20,
+               **latency_stats(times)}
         say(f"  FAISS {scale}x ({n} vectors): p50 {row['p50_ms']:.2f} ms")
         out.append(row)
         del store, blocks
@@ -282,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faiss-queries", type=int, default=50, help="queries timed per FAISS scale (default %(default)s)")
     p.add_argument("--scales", default=",".join(map(str, SCALES)), help="FAISS sizes as multiples of the index")
     p.add_argument("-k", type=int, default=QAConfig.k)
-    p.add_argument("--reader", default=QAConfig.reader, help="reader for the query latency (default %(default)s)")
+    p.add_argument("--reader", type=ReaderKind.or_path, default=str(QAConfig.reader),
+                   help="reader for the query latency (default %(default)s)")
     p.add_argument("--index-dir", default=None, help="build the index here and keep it (default: a temporary dir)")
     p.add_argument("--reuse-index", action="store_true",
                    help="with --index-dir holding an index: skip the ingest and time questions and reading only")

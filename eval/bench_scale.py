@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from index import Article, QAError
 
-from eval.bench import _stats, derive_questions, dir_bytes, news_zip, peak_rss_mb
+from eval.bench import derive_questions, dir_bytes, latency_stats, news_zip, peak_rss_mb
 from eval.scale_answer import answer_in_subprocess, open_index
 from eval.scale_build import BuildState, ScaleBuilder
 from eval.scale_corpus import REPLICATION_NOTE, load_corpus, probe_article
@@ -92,8 +92,9 @@ def measure(folder: Path, base: Sequence[Article], questions: Sequence[str], *, 
     vector_bytes = STUB_DIMENSION * 4
     return {
         "chunks": chunks, "articles": int(info["articles"]),
-        "add_one": _stats(add_s), "remove_one": _stats(remove_s), "open": _stats(open_s),
-        "first_search": _stats(first_s), "answering": answering,
+        "add_one": latency_stats(add_s), "remove_one": latency_stats(remove_s),
+        "open": latency_stats(open_s),
+        "first_search": latency_stats(first_s), "answering": answering,
         "compact_ms": compact_ms, "hybrid_after_compact": after, "measuring_rss_mb": peak_rss_mb(),
         "disk": {"bytes": disk, "bytes_per_chunk": disk / chunks, "vector_bytes": vector_bytes,
                  "ratio_to_goal": disk / chunks / (vector_bytes + 2048)},
@@ -103,7 +104,7 @@ def measure(folder: Path, base: Sequence[Article], questions: Sequence[str], *, 
 def _answering(raw: dict[str, Any]) -> dict[str, Any]:
     """The answering process's figures with its per-search seconds turned into statistics in ms."""
     out = {key: value for key, value in raw.items() if key != "seconds"}
-    out.update({mode: _stats(seconds) for mode, seconds in raw["seconds"].items()})
+    out.update({mode: latency_stats(seconds) for mode, seconds in raw["seconds"].items()})
     out["open_ms"], out["first_search_ms"] = 1000 * out.pop("open_s"), 1000 * out.pop("first_search_s")
     return out
 

@@ -15,29 +15,18 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from index import Index, QAError
+from index import Index, QAError, SearchMode
 from index.progress import ProgressBar
-from qa import FittedThreshold, QAConfig, fitted_threshold, reader_identity, store_fitted
+from qa import FittedThreshold, QAConfig, ReaderKind, fitted_threshold, reader_identity, store_fitted
 from qa.tuning import forget_fitted
 
+from eval.cache import cached_index_dir
 from eval.datasets import QuestionSet, filter_split, filter_titles, limit, load_questions, sample
 from eval.metrics import best_threshold
 from eval.report import format_table, write_report
 from eval.runner import Evaluator, NoReader, build_paragraph_index, summarize
 
 DEFAULT_INDEX = "qa-index"
-
-
-def default_cache_dir() -> Path:
-    """Where ``--build-index`` keeps paragraph indexes: $XDG_CACHE_HOME/news-qa/eval-index (~/.cache/...)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "news-qa" / "eval-index"
-
-
-def cached_index_dir(qs: QuestionSet, cache_dir: str | Path | None = None) -> Path:
-    """The folder ``--build-index`` uses for ``qs``: one per question file and set of articles in scope."""
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    return cache / f"{qs.path.stem}-{qs.fingerprint()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,9 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default=None, help="SPLITS.json (default: beside the question file, else ../shared/squad)")
     p.add_argument("--title", action="append", default=None, metavar="T", help="SQuAD: only this article (repeatable)")
     p.add_argument("-k", type=int, default=QAConfig.k, help="passages read per question (default %(default)s)")
-    p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
+    p.add_argument("--reader", type=ReaderKind.or_path, default=str(QAConfig.reader),
+                   help="neural (default: the trained reader), heuristic, or a local QA model folder")
     p.add_argument("--threshold", type=float, default=None, help="'not found' below this score (default: the reader's)")
-    p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
+    # argparse names the choices when refusing one; QAConfig turns the string into a SearchMode
+    p.add_argument("--retrieval", default=str(QAConfig.retrieval), choices=SearchMode.values(),
+                   help="(default %(default)s)")
     p.add_argument("--fit", action="store_true",
                    help="choose the 'not found' threshold with the best F1 on these questions and store it in the "
                         "index: qa ask and the chat use it from then on with the same reader (--threshold overrides)")
@@ -88,7 +80,7 @@ def fit_threshold(summary: dict, qs: QuestionSet, config: QAConfig) -> FittedThr
         value=point["threshold"], reader=name, reader_sha256=digest, questions=qs.path.name,
         questions_sha256=hashlib.sha256(qs.path.read_bytes()).hexdigest(), count=summary["questions"],
         f1=point["f1"], fitted=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        k=config.k, retrieval=config.retrieval,
+        k=config.k, retrieval=str(config.retrieval),
     )
 
 

@@ -51,6 +51,7 @@ class Question:
     ``source`` names where the answer is: a file name (JSONL) or a paragraph's source (SQuAD).
     ``title`` and ``paragraph`` are set for SQuAD questions only. ``qtype`` and ``style`` are the labels a
     question file gives (newsqa: ``type`` how many/who/..., ``style`` natural/casual/context), else None.
+    ``answer_starts`` (SQuAD only) are the answers' offsets in the paragraph's context, -1 where not given.
     """
 
     id: str
@@ -61,6 +62,7 @@ class Question:
     paragraph: Paragraph | None = None
     qtype: str | None = None
     style: str | None = None
+    answer_starts: tuple[int, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -111,10 +113,11 @@ class QuestionSet:
         return digest.hexdigest()[:16]
 
 
-def load_questions(path: str | Path) -> QuestionSet:
+def load_questions(path: str | Path, *, allow_empty: bool = False) -> QuestionSet:
     """Read a JSONL or SQuAD JSON question file (the format is told by the content, not the name).
 
-    Raises QAError for a missing or malformed file.
+    ``allow_empty`` accepts a SQuAD file whose paragraphs hold no question (articles only, as reader
+    training reads them). Raises QAError for a missing or malformed file, or one without questions.
     """
     path = Path(path).expanduser()
     try:
@@ -132,7 +135,7 @@ def load_questions(path: str | Path) -> QuestionSet:
         except json.JSONDecodeError:
             data = None  # a JSONL file also starts with "{"
         if isinstance(data, dict) and "data" in data:
-            return _squad(path, data)
+            return _squad(path, data, allow_empty)
     return _jsonl(path, text)
 
 
@@ -169,7 +172,7 @@ def _label(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _squad(path: Path, data: dict) -> QuestionSet:
+def _squad(path: Path, data: dict, allow_empty: bool = False) -> QuestionSet:
     questions: list[Question] = []
     paragraphs: list[Paragraph] = []
     try:
@@ -180,12 +183,13 @@ def _squad(path: Path, data: dict) -> QuestionSet:
                 paragraphs.append(p)
                 for qa in para["qas"]:
                     impossible = bool(qa.get("is_impossible", False))
-                    answers = () if impossible else tuple(a["text"] for a in qa["answers"])
-                    questions.append(Question(str(qa["id"]), qa["question"].strip(), answers, p.source, title, p,
-                                              _label(qa.get("type")), _label(qa.get("style"))))
+                    given = () if impossible else qa["answers"]
+                    questions.append(Question(str(qa["id"]), qa["question"].strip(), tuple(a["text"] for a in given),
+                                              p.source, title, p, _label(qa.get("type")), _label(qa.get("style")),
+                                              tuple(a.get("answer_start", -1) for a in given)))
     except (KeyError, TypeError) as exc:
         raise QAError(f"{path.name}: not a SQuAD file (missing {exc})") from None
-    if not questions:
+    if not questions and not allow_empty:
         raise QAError(f"question file {path} holds no questions")
     version = str(data.get("version", "")).lstrip("v") or None
     titles = tuple(dict.fromkeys(p.title for p in paragraphs))

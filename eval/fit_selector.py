@@ -31,12 +31,11 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from eval.cli import cached_index_dir, default_cache_dir
+from eval.cache import cached_index_dir, default_cache_dir
 from eval.datasets import REPO_SPLITS, Question, QuestionSet, filter_split, filter_titles, load_questions
 from eval.metrics import exact_match, f1, squad_scores
-from eval.reader_data import NEWSQA_DIR, SELECTOR_DIGITS, article_id
+from eval.reader_data import NEWSQA_DIR, SELECTOR_DIGITS, VALIDATION_TITLES, article_id
 from eval.runner import from_gold_source
-from eval.train_reader import VALIDATION_TITLES
 from index import Index
 from qa.neural import ONNX_FILE, NeuralReader
 from qa.retriever import Retriever

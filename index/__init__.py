@@ -1,5 +1,6 @@
 """Article index: loading files, chunking, embedding, FAISS + BM25 search, atomic on-disk storage."""
 
+from index.choices import SearchMode
 from index.config import DEFAULT_MODEL, IndexConfig
 from index.embedder import Embedder
 from index.errors import (
@@ -19,5 +20,6 @@ from index.types import Article, ArticleInfo, Chunk, Hit, IngestReport, IngestWa
 __all__ = [
     "DEFAULT_MODEL", "Article", "ArticleInfo", "BadDocumentError", "Chunk", "Embedder", "Hit", "Index",
     "IndexConfig", "IndexCorruptError", "IndexLockedError", "IndexMismatchError", "IndexNotFoundError",
-    "IngestReport", "IngestWarning", "NotAnIndexError", "ProgressBar", "QAError", "load_bytes", "load_paths",
+    "IngestReport", "IngestWarning", "NotAnIndexError", "ProgressBar", "QAError", "SearchMode", "load_bytes",
+    "load_paths",
 ]

@@ -19,7 +19,8 @@ from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundErr
 from index.legacy import LegacyIndex, read_legacy
 from index.loaders import load_paths
 from index.merge import choose_merge, merge
-from index.search import SearchMode, search_view
+from index.choices import SearchMode
+from index.search import search_view
 from index.plan import plan_ingest, touched_articles
 from index.segment import SegmentData
 from index.snapshot import CommitPoint, SegmentRef, Settings, View, now, settings_from_meta
@@ -141,11 +142,11 @@ class Index:
         """Settings fitted on the user's questions (a copy of the commit point's ``tuning``), None where none were stored."""
         return copy.deepcopy(self.snapshot().point.tuning)
 
-    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode = "hybrid") -> Any:
+    def as_langchain_retriever(self, k: int = 5, *, mode: SearchMode | str = SearchMode.HYBRID) -> Any:
         """This index as a LangChain ``BaseRetriever`` (needs the ``langchain`` extra); see ``index.langchain``."""
         from index.langchain import IndexRetriever  # langchain-core is imported only by those who ask for it
 
-        return IndexRetriever(index=self, k=k, mode=mode)
+        return IndexRetriever(index=self, k=k, mode=SearchMode.from_str(mode))
 
     def info(self) -> dict:
         """Counts and settings, as shown by ``qa info``."""
@@ -178,12 +179,14 @@ class Index:
         return view_problems(view)
 
     # ----- search --------------------------------------------------------------------------
-    def search(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> list[Hit]:
-        """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank."""
+    def search(self, query: str, k: int = 5, *, mode: SearchMode | str = SearchMode.HYBRID) -> list[Hit]:
+        """The ``k`` best chunks for ``query``: dense, BM25, or both fused by reciprocal rank.
+
+        ``mode`` is a ``SearchMode`` or its string ("hybrid", "dense", "lexical"); raises ValueError for another.
+        """
         if k < 1:
             raise ValueError(f"k must be positive, got {k}")
-        if mode not in ("hybrid", "dense", "lexical"):
-            raise ValueError(f"mode must be hybrid, dense or lexical, got {mode!r}")
+        mode = SearchMode.from_str(mode)
         try:
             query.encode("utf-8")  # the tokenizer raises TypeError on lone surrogates (undecodable argv bytes)
         except UnicodeEncodeError:
@@ -192,7 +195,7 @@ class Index:
         view.check_failures()
         if not view.n_chunks:
             return []
-        if mode != "lexical" and self.embedder.dimension != view.settings.dimension:
+        if mode != SearchMode.LEXICAL and self.embedder.dimension != view.settings.dimension:
             raise IndexMismatchError(
                 f"index built with dimension {view.settings.dimension}; model {self.embedder.model} "
                 f"gives {self.embedder.dimension}"

@@ -12,8 +12,7 @@ search score (higher is better).
 
 from __future__ import annotations
 
-from typing import Literal
-
+from index.choices import SearchMode
 from index.index import Index
 from index.types import Hit
 
@@ -53,7 +52,7 @@ class IndexRetriever(BaseRetriever):
 
     index: Index
     k: int = Field(default=5, ge=1)
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    mode: SearchMode = SearchMode.HYBRID
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [to_document(hit) for hit in self.index.search(query, self.k, mode=self.mode)]

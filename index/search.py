@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable
 
 import numpy as np
 
+from index.choices import SearchMode
 from index.lexical import bm25_scores
 from index.snapshot import View
 from index.types import Hit
 
-SearchMode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
 
 
@@ -26,11 +26,11 @@ def search_view(view: View, query: str, k: int, mode: SearchMode, embed: Callabl
     depth = min(view.n_chunks, max(5 * k, 50))
     where: dict[int, tuple[int, int]] = {}  # chunk id -> (segment position, row)
     rankings: list[dict[int, tuple[int, float]]] = []
-    if mode != "lexical":
+    if mode != SearchMode.LEXICAL:
         q = embed(query)
         found = [(i, *seg.dense.search(q, depth, view.live_chunks[i])) for i, seg in enumerate(view.segments)]
         rankings.append(_top(view, [(i, rows, scores) for i, scores, rows in found], depth, where))
-    if mode != "dense":
+    if mode != SearchMode.DENSE:
         parts, total = view.postings
         found_lex = bm25_scores(query, parts, view.n_chunks, total)
         rankings.append(_top(view, [(i, rows, scores) for i, (rows, scores) in enumerate(found_lex)], depth, where))
@@ -38,8 +38,8 @@ def search_view(view: View, query: str, k: int, mode: SearchMode, embed: Callabl
     for ranking in rankings:
         for cid, (rank, _) in ranking.items():
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-    dense = rankings[0] if mode != "lexical" else {}
-    lexical = rankings[-1] if mode != "dense" else {}
+    dense = rankings[0] if mode != SearchMode.LEXICAL else {}
+    lexical = rankings[-1] if mode != SearchMode.DENSE else {}
     hits = []
     for cid in sorted(fused, key=lambda c: (-fused[c], c))[:k]:
         i, row = where[cid]

@@ -1,6 +1,6 @@
 """Extractive question answering over an article index."""
 
-from qa.config import QAConfig
+from qa.config import QAConfig, ReaderKind
 from qa.followup import rewrite
 from qa.heuristic import HeuristicReader
 from qa.pipeline import QA
@@ -13,6 +13,6 @@ from qa.types import Alternative, Answer, Citation, Passage, Reader, Span
 
 __all__ = [
     "QA", "Alternative", "Answer", "Citation", "FittedThreshold", "HeuristicReader", "Passage", "QAConfig", "Reader",
-    "Retriever", "Span", "answer_to_dict", "fitted_threshold", "make_reader", "passage_to_dict", "question_type",
-    "reader_identity", "rewrite", "store_fitted",
+    "ReaderKind", "Retriever", "Span", "answer_to_dict", "fitted_threshold", "make_reader", "passage_to_dict",
+    "question_type", "reader_identity", "rewrite", "store_fitted",
 ]

@@ -177,6 +177,17 @@ class NeuralReader:
         self._model = model.to("cpu").float().eval()
 
     @property
+    def loaded(self) -> bool:
+        """Whether the tokenizer and model are loaded (by ``warm_up`` or the first read)."""
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        """The model: an ONNX Runtime session or a float32 torch module (loads it on first use)."""
+        self.warm_up()
+        return self._model
+
+    @property
     def tokenizer(self) -> Any:
         """The model's fast tokenizer (loads the model on first use)."""
         self.warm_up()

@@ -6,21 +6,22 @@ from pathlib import Path
 
 from index import Embedder, QAError
 
-from qa.config import PACKAGED_READER
+from qa.config import PACKAGED_READER, ReaderKind
 from qa.heuristic import HeuristicReader
 from qa.selector import AnswerSelector, SelectingReader, SelectorWeights
 from qa.types import Reader
 
 
-def make_reader(name: str, embedder: Embedder) -> Reader:
+def make_reader(name: ReaderKind | str, embedder: Embedder) -> Reader:
     """``heuristic``, ``neural`` (the packaged trained reader) or a path to a Hugging Face QA model folder.
 
     A model folder whose ``reader.json`` holds a fitted ``selector`` reads through it (``SelectingReader``):
     candidates are rescored with the probability that they are right, and its threshold decides "not found".
     """
-    if name == "heuristic":
+    kind = ReaderKind.or_path(name)
+    if kind == ReaderKind.HEURISTIC:
         return HeuristicReader(embedder)
-    path = PACKAGED_READER if name == "neural" else Path(name).expanduser()
+    path = PACKAGED_READER if kind == ReaderKind.NEURAL else Path(kind).expanduser()
     if not (path / "config.json").is_file():
         raise QAError(f"reader must be heuristic, neural or a model folder with config.json; got {name}")
     from qa.neural import NeuralReader

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index import Hit, Index
+from index import Hit, Index, SearchMode
 
 from qa.types import Passage
 
@@ -20,9 +20,9 @@ class Retriever:
         >>> Retriever(Index("qa-index")).retrieve("Who is the Kremlin spokesman?", k=5)
     """
 
-    def __init__(self, index: Index, *, mode: str = "hybrid") -> None:
+    def __init__(self, index: Index, *, mode: SearchMode | str = SearchMode.HYBRID) -> None:
         self.index = index
-        self.mode = mode
+        self.mode = SearchMode.from_str(mode)
 
     def retrieve(self, question: str, k: int) -> list[Passage]:
         """The ``k`` best passages, ranked (best first)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from index import Index, QAError
 
-from qa.config import PACKAGED_READER
+from qa.config import PACKAGED_READER, ReaderKind
 from qa.types import Reader
 
 TUNING_KEY = "threshold"
@@ -96,19 +96,20 @@ class Threshold:
     source: str
 
 
-def reader_identity(name: str) -> tuple[str, str | None]:
+def reader_identity(name: ReaderKind | str) -> tuple[str, str | None]:
     """The reader ``QAConfig.reader`` names, as (name, SHA-256 of its ``reader.json`` or None).
 
     ``neural`` and a path to the packaged reader are one reader; another model folder is named by its
     resolved path. Raises nothing: a name that is no folder is kept as it is.
     """
-    path = PACKAGED_READER if name == "neural" else Path(name).expanduser()
-    if name == "heuristic" or not path.is_dir():
-        return name, None
+    kind = ReaderKind.or_path(name)
+    path = PACKAGED_READER if kind == ReaderKind.NEURAL else Path(kind).expanduser()
+    if kind == ReaderKind.HEURISTIC or not path.is_dir():
+        return str(kind), None
     path = path.resolve()
     meta = path / "reader.json"
     digest = hashlib.sha256(meta.read_bytes()).hexdigest() if meta.is_file() else None
-    return ("neural" if path == PACKAGED_READER.resolve() else str(path)), digest
+    return (ReaderKind.NEURAL.value if path == PACKAGED_READER.resolve() else str(path)), digest
 
 
 def fitted_threshold(index: Index) -> FittedThreshold | None:

@@ -2,22 +2,24 @@
 
 Tests that need ../shared (absent in a user's clone), Chromium or Ray skip with a reason; CI sets
 QA_REQUIRE_SHARED=1 / QA_REQUIRE_BROWSER=1 / QA_REQUIRE_RAY=1 so that the same absence fails instead.
+
+Tests that load a real model (the sentence-transformers embedder, the packaged neural reader, spaCy) are
+marked ``slow``. ``QA_FORBID_MODELS=1 python -m pytest -m "not slow"`` checks the marks: in this process any
+such load fails the test (or the fixture) that asked for it.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import hashlib
 import os
 import shutil
 import string
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index import Article, Index, IndexConfig
-from index.loaders import content_id
+from tests.fakes import FakeEmbedder, make_article
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -33,6 +35,40 @@ TINY_WORDS = (
     "how many who what when where which did seventeen police station road school"
 ).split()
 
+
+
+def _forbid_models() -> None:
+    """Make loading a real model raise (``QA_FORBID_MODELS``); the tiny test reader of ``tiny_model`` still loads."""
+    import sentence_transformers
+    import spacy
+
+    from qa.config import PACKAGED_READER
+    from qa.neural import NeuralReader
+
+    def refuse(what: str) -> None:
+        raise pytest.fail.Exception(f"{what} loaded by a test not marked slow (QA_FORBID_MODELS is set)")
+
+    def sentence_transformer(*args, **kwargs) -> None:
+        refuse("the sentence-transformers embedder")
+
+    def spacy_load(*args, **kwargs) -> None:
+        refuse("a spaCy model")
+
+    warm_up = NeuralReader.warm_up
+
+    def neural_warm_up(self: NeuralReader) -> None:
+        if Path(self.model_dir).resolve() == PACKAGED_READER:
+            refuse("the packaged neural reader")
+        warm_up(self)
+
+    sentence_transformers.SentenceTransformer.__init__ = sentence_transformer
+    spacy.load = spacy_load
+    NeuralReader.warm_up = neural_warm_up
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("QA_FORBID_MODELS"):
+        _forbid_models()
 
 
 def _missing(what: str, env: str) -> None:
@@ -83,28 +119,6 @@ def ray_cluster(_ray_session):
     faulthandler.dump_traceback_later(RAY_TEST_SECONDS, exit=True)
     yield _ray_session
     faulthandler.cancel_dump_traceback_later()
-
-
-class FakeEmbedder:
-    """Deterministic unit vectors seeded by SHA-256 of each text: fast plumbing tests, no model."""
-
-    model = "fake-embedder"
-
-    def __init__(self, dimension: int = 32) -> None:
-        self.dimension = dimension
-
-    def embed(self, texts, *, progress: bool = False) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.array(rows, dtype=np.float32).reshape(len(rows), self.dimension)
-
-
-def make_article(title: str, text: str, key: str | None = None, date: str | None = None) -> Article:
-    return Article(doc_id=content_id(title, date, text), key=key or title, title=title, text=text,
-                   source=f"{key or title}.txt", date=date)
 
 
 @pytest.fixture

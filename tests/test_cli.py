@@ -100,7 +100,7 @@ BAD_OPTIONS = [
     ["ingest", "x.txt", "--max-file-mb", "inf"], ["ingest", "x.txt", "--max-file-mb", "-1"],
     ["ingest", "x.txt", "--max-file-mb", "1e-9"], ["ingest", "x.txt", "--max-file-mb", "1e305"],
     ["ingest", "x.txt", "--lock-timeout", "-1"], ["ingest", "x.txt", "--lock-timeout", "nan"],
-    ["chat", "-k", "0"], ["chat", "--threshold", "2"],
+    ["chat", "-k", "0"], ["chat", "--threshold", "2"], ["ask", "Q", "--retrieval", "fuzzy"],
     ["chat", "--port", "70000"], ["chat", "--port", "-1"], ["chat", "--port", "0"], ["chat", "--host", "999.1.1.1"],
     ["serve", "-k", "0"], ["serve", "--threshold", "2"], ["serve", "--port", "0"], ["serve", "--host", "999.1.1.1"],
     ["serve", "--token", ""], ["serve", "--token", "two words"], ["serve", "--token", "caf\xe9"], ["mcp", "-k", "0"],

@@ -19,11 +19,14 @@ import gradio as gr
 
 from index import IndexNotFoundError, QAError
 from qa import QA, Answer
+from qa.examples import example_questions
 from ui import render
 from ui.service import DEFAULT_MAX_UPLOAD_BYTES, MAX_K, MAX_TURNS, UPLOAD_TYPES, Service
 
-__all__ = ["CSS", "DEFAULT_MAX_UPLOAD_BYTES", "MAX_K", "UPLOAD_TYPES", "ChatHandlers", "Conversation", "build_app",
-           "is_loopback", "launch", "parse_auth", "warn_if_exposed"]
+__all__ = ["CSS", "DEFAULT_MAX_UPLOAD_BYTES", "EXAMPLES", "MAX_K", "UPLOAD_TYPES", "ChatHandlers", "Conversation",
+           "build_app", "is_loopback", "launch", "parse_auth", "warn_if_exposed"]
+
+EXAMPLES = 4  # example questions offered by an empty chat
 
 CSS = """
 .qa-answer .qa-span { font-size: 1.3em; font-weight: 600; margin: 0.1em 0 0.2em; }
@@ -48,6 +51,8 @@ CSS = """
 .qa-differ .qa-value { font-weight: 600; }
 .qa-differ .qa-agree { color: var(--body-text-color-subdued); font-size: 0.9em; }
 .qa-warnings { margin: 0.3em 0 0 1.2em; color: var(--error-text-color, #b91c1c); }
+#qa-examples { gap: 0.4em; flex-wrap: wrap; }
+#qa-examples button { flex: 1 1 40%; text-align: left; white-space: normal; }
 """
 
 
@@ -127,6 +132,10 @@ class ChatHandlers:
         """The most passages one question may read: the slider's maximum."""
         return self.service.max_k
 
+    def examples(self) -> list[str]:
+        """Up to ``EXAMPLES`` questions answered by recent articles (``qa.examples``); [] where there is no index."""
+        return example_questions(self.qa.index, EXAMPLES)
+
     def clear(self) -> tuple[list[dict[str, str]], Conversation, str]:
         """Start a new conversation."""
         return [], Conversation(), render.passages_html(())
@@ -185,6 +194,10 @@ def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, servi
                     feedback_options=None, buttons=[], group_consecutive_messages=False,
                     placeholder="Ask a question about the indexed articles.",
                 )
+                # filled at page load and after "New conversation"; a button's text is shown as text, never markup
+                with gr.Row(visible=False, elem_id="qa-examples") as examples_row:
+                    example_buttons = [gr.Button(visible=False, size="sm", elem_classes="qa-example")
+                                       for _ in range(EXAMPLES)]
                 with gr.Row():
                     question = gr.Textbox(show_label=False, placeholder="e.g. Who is the Kremlin spokesman?",
                                           elem_id="qa-question", scale=5, max_lines=4, submit_btn=False)
@@ -206,13 +219,31 @@ def build_app(qa: QA, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, servi
         # The UI's own events are private and named apart, so that "ask" is the one public endpoint.
         chat_turn = dict(fn=handlers.ask, inputs=[question, k, conversation],
                          outputs=[chat, conversation, question, passages], api_visibility="private")
-        question.submit(**chat_turn, api_name="chat_submit")
-        ask.click(**chat_turn, api_name="chat_click")
+        examples_out = [examples_row, *example_buttons]
+
+        def show_examples() -> list[Any]:
+            questions = handlers.examples()
+            return [gr.Row(visible=bool(questions)),
+                    *(gr.Button(value=questions[i], visible=True) if i < len(questions) else gr.Button(visible=False)
+                      for i in range(EXAMPLES))]
+
+        def hide_examples() -> Any:
+            return gr.Row(visible=False)
+
+        hide = dict(fn=hide_examples, inputs=None, outputs=examples_row, api_visibility="private")
+        question.submit(**chat_turn, api_name="chat_submit").success(**hide, api_name="examples_hide_submit")
+        ask.click(**chat_turn, api_name="chat_click").success(**hide, api_name="examples_hide_click")
+        for n, button in enumerate(example_buttons):  # fill the question box with the example, then ask it
+            button.click(lambda text: text, button, question, api_name=f"example_{n}", api_visibility="private") \
+                .then(**chat_turn, api_name=f"example_ask_{n}").success(**hide, api_name=f"examples_hide_{n}")
+        show = dict(fn=show_examples, inputs=None, outputs=examples_out, api_visibility="private")
         new_chat.click(handlers.clear, None, [chat, conversation, passages], api_name="chat_new",
-                       api_visibility="private")
-        chat.clear(handlers.clear, None, [chat, conversation, passages], api_name="chat_clear", api_visibility="private")
+                       api_visibility="private").then(**show, api_name="examples_new")
+        chat.clear(handlers.clear, None, [chat, conversation, passages], api_name="chat_clear",
+                   api_visibility="private").then(**show, api_name="examples_clear")
         add.click(handlers.upload, [files], [index_panel, report, files], api_name="upload", api_visibility="private")
         app.load(handlers.index_panel, None, index_panel, api_name="index_info", api_visibility="private")
+        app.load(**show, api_name="examples")
 
         default_k = qa.config.k
 

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence, TypeVar
 
-from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexError, QAError
+from index import DEFAULT_MODEL, Index, IndexConfig, IngestWarning, NotAnIndexError, QAError, SearchMode
 from index.progress import ProgressBar
-from qa import QA, Answer, Citation, QAConfig, answer_to_dict, fitted_threshold
+from qa import QA, Answer, Citation, QAConfig, ReaderKind, answer_to_dict, fitted_threshold
 from ui.render import agreement
 from ui.service import check_token
 from ui.terminal import printable, say
@@ -70,9 +70,12 @@ def _index_arg(p: argparse.ArgumentParser) -> None:
 def _qa_args(p: argparse.ArgumentParser) -> None:
     _index_arg(p)
     p.add_argument("-k", type=_int_in(1), default=QAConfig.k, help="passages read per question (default %(default)s)")
-    p.add_argument("--reader", default=QAConfig.reader, help="neural (default: the trained reader), heuristic, or a local QA model folder")
+    p.add_argument("--reader", type=ReaderKind.or_path, default=str(QAConfig.reader),
+                   help="neural (default: the trained reader), heuristic, or a local QA model folder")
     p.add_argument("--threshold", type=_float_in(0.0, 1.0), default=None, help="'not found' below this score (default: the reader's)")
-    p.add_argument("--retrieval", default=QAConfig.retrieval, choices=["hybrid", "dense", "lexical"])
+    # argparse names the choices when refusing one; QAConfig turns the string into a SearchMode
+    p.add_argument("--retrieval", default=str(QAConfig.retrieval), choices=SearchMode.values(),
+                   help="(default %(default)s)")
 
 
 def _listen_args(p: argparse.ArgumentParser, *, port: int) -> None:

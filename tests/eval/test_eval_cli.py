@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
@@ -14,28 +13,9 @@ from eval.datasets import QuestionSet, load_questions
 from eval.report import PLOTS, format_table, write_report
 from eval.runner import Evaluator, summarize
 from index import QAError
-from qa import Passage, QAConfig, Span
+from qa import QAConfig
+from tests.fakes import ScriptedReader
 from ui.cli import main as qa_main
-
-
-class ScriptedReader:
-    """Answers each question with a scripted (text, score); the span is looked up in the passages read."""
-
-    def __init__(self, script: dict[str, tuple[str, float]], threshold: float = 0.5) -> None:
-        self.script = script
-        self.threshold = threshold
-        self.calls = 0
-
-    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
-        self.calls += 1
-        if question not in self.script:
-            return []
-        text, score = self.script[question]
-        for p in passages:
-            at = p.text.find(text)
-            if at >= 0:
-                return [Span(text, p.start + at, p.start + at + len(text), score, p)]
-        return []
 
 
 def _run_oracle(qs: QuestionSet, reader: ScriptedReader, threshold: float | None = None):

@@ -7,14 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 
 from eval.cli import main as eval_main
 from index import Index, QAError
-from qa import Passage, Span, fitted_threshold
-from tests.conftest import FakeEmbedder
+from qa import fitted_threshold
+from tests.fakes import FakeEmbedder, ScriptedReader
 from ui.cli import main as qa_main
 
 # Scripted replies (text, score) and what they score. Hand-worked threshold curve (F1, percent, of 5):
@@ -34,19 +33,6 @@ SCRIPT = {"How long will the footbridge be?": ("240 meters", 0.9),
           "Who won the men's race?": ("Samuel Kiprono", 0.6), "Who is the mayor?": ("Tomas Berg", 0.7)}
 
 
-class ScriptedReader:
-    """Answers each question with its scripted (text, score), found in the passages read; own threshold 0.5."""
-
-    threshold = 0.5
-
-    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
-        text, score = SCRIPT.get(question, ("", 0.0))
-        for p in passages:
-            if text and (at := p.text.find(text)) >= 0:
-                return [Span(text, p.start + at, p.start + at + len(text), score, p)]
-        return []
-
-
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every command opens indexes on the fake embedder and reads with the scripted reader, whatever --reader says."""
@@ -55,7 +41,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("eval.cli.Index", open_index)
     monkeypatch.setattr("ui.cli.Index", open_index)
-    monkeypatch.setattr("qa.pipeline.make_reader", lambda name, embedder: ScriptedReader())
+    monkeypatch.setattr("qa.pipeline.make_reader", lambda name, embedder: ScriptedReader(SCRIPT))
 
 
 @pytest.fixture

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import json
+import shlex
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from eval.reader_data import Example
+import eval.train_reader as train_reader
+from eval.datasets import load_questions
+from eval.reader_data import Example, squad_examples
+from eval.train_config import TrainConfig, build_parser, parse_config
 from eval.train_reader import featurize, frozen_states, pad_states, train, upper_logits
+from qa.config import PACKAGED_READER
 from qa.neural import NeuralReader
 from qa.types import Passage
 
@@ -58,14 +64,13 @@ def test_cached_lower_layers_give_the_full_models_logits(tiny_model: Path) -> No
     torch.testing.assert_close(end[real], full.end_logits[real], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.slow
 def _short_run(tiny_model: Path, out: Path, **settings) -> tuple[dict, dict[str, bool]]:
     """Train the tiny model on 8 examples; returns the report and, per weight, whether it stayed the same."""
     before = AutoModelForQuestionAnswering.from_pretrained(tiny_model, dtype=torch.float32).state_dict()
     examples = [_example("How many women attended?", "Seventeen"), _example("Who is the mayor?", None)] * 4
-    args = argparse.Namespace(init=tiny_model, out=out, max_length=64, stride=16, batch_size=4, lr=1e-3,
-                              max_minutes=None, save_minutes=60.0, seed=0, **settings)
-    report = train(args, examples)
+    config = TrainConfig(init=tiny_model, out=out, max_length=64, stride=16, batch_size=4, lr=1e-3,
+                         max_minutes=None, save_minutes=60.0, seed=0, **settings)
+    report = train(config, examples)
     after = AutoModelForQuestionAnswering.from_pretrained(out, dtype=torch.float32).state_dict()
     # Saved in fp16: compare at that precision.
     return report, {k: torch.equal(before[k].half(), after[k].half()) for k in before}
@@ -92,3 +97,55 @@ def test_all_layers_train_in_bf16_and_the_embeddings_stay_frozen(tiny_model: Pat
     assert all(same[k] for k in same if k.startswith("bert.embeddings."))
     assert not same["bert.encoder.layer.0.output.dense.weight"] and not same["bert.encoder.layer.1.output.dense.weight"]
     assert not same["qa_outputs.weight"]
+
+
+def test_the_config_maps_one_to_one_onto_the_command_line_flags(tmp_path: Path) -> None:
+    flags = {a.dest: a for a in build_parser()._actions if a.dest != "help"}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(flags) == set(fields)
+    for name, action in flags.items():
+        assert action.option_strings == ["--" + name.replace("_", "-")]
+        if name != "out":
+            assert action.default == fields[name].default, name
+    assert parse_config(["--out", str(tmp_path)]) == TrainConfig(out=tmp_path)
+    config = parse_config(["--out", "o", "--news", "none", "--init", "m", "--bf16", "--squad-limit", "5"])
+    assert (config.news, config.init, config.bf16, config.squad_limit) == (None, Path("m"), True, 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0  # type: ignore[misc]
+
+
+def test_the_command_recorded_in_reader_json_still_parses() -> None:
+    command = json.loads((PACKAGED_READER / "reader.json").read_text(encoding="utf-8"))["training"]["command"]
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "eval.train_reader"]
+    config = parse_config(words[3:])
+    assert (config.out, config.init, config.epochs, config.batch_size, config.lr) == (
+        Path("artifacts/reader-news"), Path("qa/models/reader"), 2.0, 32, 8e-5)
+    assert (config.max_length, config.stride, config.bf16, config.seed, config.max_minutes) == (256, 96, True, 13, 58.0)
+
+
+def test_squad_examples_come_through_eval_datasets_with_answer_offsets(tiny_squad_v2: Path) -> None:
+    examples = squad_examples(load_questions(tiny_squad_v2), "v2.0")
+    assert [ex.qid for ex in examples] == ["r1", "r2", "r3", "b1", "p1", "p2"]
+    assert [ex.answer_start for ex in examples] == [36, 70, -1, 53, 53, -1]  # the file's, of the first answer
+    assert examples[1].answers == ("the North Sea", "North Sea") and examples[1].version == "v2.0"
+
+
+def test_the_training_set_holds_the_train_articles_less_validation_deduplicated(
+        tiny_squad_v1: Path, tiny_squad_v2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny_squad_v1.rename(tmp_path / "squad-dev-v1.1.json")
+    tiny_squad_v2.rename(tmp_path / "squad-dev-v2.0.json")
+    splits = tmp_path / "SPLITS.json"
+    splits.write_text(json.dumps({"train": ["Rhine", "Prime_number"], "heldout": []}), encoding="utf-8")
+    monkeypatch.setattr(train_reader, "SQUAD_DIR", tmp_path)
+    monkeypatch.setattr(train_reader, "REPO_SPLITS", splits)
+    monkeypatch.setattr(train_reader, "VALIDATION_TITLES", ("Prime_number",))
+    config = TrainConfig(out=tmp_path / "out", news=None)
+    train_set, valid, files = train_reader.training_set(config)
+    assert sorted(ex.qid for ex in train_set) == ["b1", "r1", "r2", "r3"]  # v1.1's copies are dropped
+    assert [ex.qid for ex in valid] == ["p1", "p2"]
+    sizes = train_reader.data_sizes(train_set, valid, files)
+    assert (sizes["train_unanswerable"], sizes["validation_unanswerable"]) == (1, 1)
+    assert set(sizes["data_sha256"]) == {"squad-dev-v1.1.json", "squad-dev-v2.0.json"}
+    assert train_reader.training_set(config)[0] == train_set  # seeded: the same order every run
+    assert len(train_reader.training_set(TrainConfig(out=tmp_path, news=None, squad_limit=2))[0]) == 2

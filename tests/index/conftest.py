@@ -1,5 +1,5 @@
-"""Fixtures for the index's durability tests: a counting fake embedder, generated articles, subprocess writers,
-hand edits of an index's files (``disk``) and format-1 indexes written as the previous release wrote them (``format1``).
+"""Fixtures for the index's durability tests: the counting fake embedder (tests/fakes.py), generated articles,
+subprocess writers, hand edits of an index's files (``disk``) and format-1 indexes written as the previous release wrote them (``format1``).
 
 Fixture names here are distinct from the top-level conftest's, so the other tests in this folder keep theirs.
 Test modules reach the helpers through fixtures (``story``, ``open_ix``, ``embedder_cls``): importing
@@ -10,7 +10,6 @@ start clean, ``import conftest`` from this folder (see ``child_env``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import queue
@@ -30,32 +29,11 @@ from index.chunker import Chunker
 from index.loaders import parse_plain
 from index.storage import CURRENT, META, sha256_file
 from index.types import Alias
+from tests.fakes import FAKE_MODEL, CountingFakeEmbedder
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-FAKE_MODEL = "fake-sha256-32"
 KILLED = 86  # exit status of a child that reached its kill point
-
-
-class CountingFakeEmbedder:
-    """Deterministic unit vectors seeded by SHA-256 of each text; counts the texts it embedded."""
-
-    model = FAKE_MODEL
-    dimension = 32
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.texts = 0
-
-    def embed(self, texts, *, progress: bool = False) -> np.ndarray:
-        self.calls += 1
-        self.texts += len(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(self.dimension)
-            out[i] = vec / np.linalg.norm(vec)
-        return out
 
 
 def fake_config(**overrides) -> IndexConfig:

@@ -1,5 +1,5 @@
 from index.chunker import Chunker
-from tests.conftest import make_article
+from tests.fakes import make_article
 
 
 def test_chunks_map_to_exact_article_characters():

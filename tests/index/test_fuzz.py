@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 from index import Article, BadDocumentError, IngestWarning, QAError, load_bytes
 from index.loaders import SUFFIXES, parse_plain
 from qa import QA, QAConfig
-from qa.types import Passage, Span
+from tests.fakes import FirstWordReader
 
 FUZZ = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MAX = 1_000_000
@@ -205,19 +204,6 @@ def test_ingesting_only_bad_files_changes_nothing(fuzz_index, tmp_path: Path) ->
 
 
 # ----- the question path ------------------------------------------------------------------------------------------
-class FirstWordReader:
-    """A stand-in reader: the first word of each passage, verbatim, with a fixed score."""
-
-    threshold = 0.5
-
-    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
-        spans = []
-        for p in passages:
-            if m := re.search(r"\w+", p.text):
-                spans.append(Span(m.group(), p.start + m.start(), p.start + m.end(), 0.9, p))
-        return spans
-
-
 @pytest.fixture(scope="module")
 def fuzz_qa(tmp_path_factory, open_ix, story) -> QA:
     index = open_ix(tmp_path_factory.mktemp("qa") / "ix")

@@ -4,7 +4,7 @@ import pytest
 from index import Index, IndexConfig
 from index.config import AnnSettings
 from index.vectors import DenseSegment
-from tests.conftest import FakeEmbedder, make_article
+from tests.fakes import FakeEmbedder, make_article
 
 
 def test_exact_dense_segment_search_matches_brute_force_numpy():

@@ -11,7 +11,7 @@ from index import Index, IndexConfig
 from qa import QA, Answer, QAConfig, answer_to_dict
 from qa.differ import agree, comparable, differing_values, value_of
 from qa.types import Passage, Span
-from tests.conftest import FakeEmbedder, make_article
+from tests.fakes import FakeEmbedder, TitleScriptedReader, make_article
 
 
 @pytest.mark.parametrize("text, qtype, parts", [
@@ -84,23 +84,6 @@ ARTICLES = {
 }
 
 
-class ScriptedReader:
-    """Returns, for every passage read, the spans its article is scripted to give (text, score), best first."""
-
-    threshold = 0.3
-
-    def __init__(self, script: dict[str, list[tuple[str, float]]]) -> None:
-        self.script = script
-
-    def read(self, question: str, passages) -> list[Span]:
-        spans = []
-        for p in passages:
-            for text, score in self.script.get(p.title, []):
-                at = p.text.index(text)
-                spans.append(Span(text, p.start + at, p.start + at + len(text), score, p))
-        return sorted(spans, key=lambda s: -s.score)
-
-
 CALL_UP = {"Call-up A": [("300,000", 0.9)], "Call-up B": [("300,000 reservists", 0.6)],
            "Call-up C": [("300,000", 0.5), ("officers", 0.05)], "Call-up D": [("80,000", 0.4), ("the army", 0.05)],
            "Call-up E": [("1.2 million", 0.1)]}
@@ -114,7 +97,7 @@ def news_index(tmp_path: Path) -> Index:
 
 
 def _ask(index: Index, script: dict, question: str, **config) -> Answer:
-    return QA(index, QAConfig(k=len(ARTICLES), **config), reader=ScriptedReader(script)).ask(question)
+    return QA(index, QAConfig(k=len(ARTICLES), **config), reader=TitleScriptedReader(script)).ask(question)
 
 
 def test_differing_values_are_listed_with_their_citations_and_agreeing_articles_grouped(news_index: Index) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -12,22 +11,7 @@ import pytest
 from index import Index, QAError
 from qa import QA, FittedThreshold, QAConfig, fitted_threshold, reader_identity, store_fitted
 from qa.config import PACKAGED_READER
-from qa.types import Span
-
-
-class FirstNumberReader:
-    """The first number in the passages, with a fixed score; its own threshold is 0.5."""
-
-    threshold = 0.5
-
-    def __init__(self, score: float) -> None:
-        self.score = score
-
-    def read(self, question, passages):
-        for p in passages:
-            if m := re.search(r"\d[\d,]*", p.text):
-                return [Span(m.group(0), p.start + m.start(), p.start + m.end(), self.score, p)]
-        return []
+from tests.fakes import NumberReader
 
 
 def fitted(value: float = 0.2, reader: str = "scripted", reader_sha256: str | None = None) -> FittedThreshold:
@@ -36,7 +20,7 @@ def fitted(value: float = 0.2, reader: str = "scripted", reader_sha256: str | No
 
 
 def _qa(index: Index, **config) -> QA:
-    return QA(index, QAConfig(**{"reader": "scripted", **config}), reader=FirstNumberReader(0.3))
+    return QA(index, QAConfig(**{"reader": "scripted", **config}), reader=NumberReader(0.3))
 
 
 def test_qa_uses_the_fitted_threshold_of_its_reader(fake_index: Index) -> None:

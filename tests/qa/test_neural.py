@@ -88,9 +88,9 @@ def test_long_question_still_reads(tiny_model: Path) -> None:
 
 def test_model_loads_lazily(tiny_model: Path) -> None:
     reader = NeuralReader(tiny_model)
-    assert reader._model is None
+    assert not reader.loaded
     reader.warm_up()
-    assert next(reader._model.parameters()).dtype == torch.float32
+    assert reader.loaded and next(reader.model.parameters()).dtype == torch.float32
 
 
 def test_threshold_and_rank_weight_come_from_reader_json(tiny_model: Path, tmp_path: Path) -> None:

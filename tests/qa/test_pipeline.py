@@ -5,27 +5,11 @@ import pytest
 
 from index import Index, QAError
 from qa import QA, QAConfig, answer_to_dict
-from qa.types import Passage, Span
-
-
-class FirstNumberReader:
-    """A stub reader: the first number in the passages, with a fixed confidence."""
-
-    def __init__(self, score: float) -> None:
-        self.threshold = 0.5
-        self.score = score
-
-    def read(self, question, passages):
-        import re
-
-        for p in passages:
-            if m := re.search(r"\d[\d,]*", p.text):
-                return [Span(m.group(0), p.start + m.start(), p.start + m.end(), self.score, p)]
-        return []
+from tests.fakes import NumberReader
 
 
 def test_answer_is_verbatim_with_exact_offsets_and_a_sentence(fake_index):
-    qa = QA(fake_index, reader=FirstNumberReader(0.9))
+    qa = QA(fake_index, reader=NumberReader(0.9))
     ans = qa.ask("How many runners started?", k=3)
     assert ans.found and ans.passages
     (cite,) = ans.citations
@@ -39,25 +23,25 @@ def test_answer_is_verbatim_with_exact_offsets_and_a_sentence(fake_index):
 
 
 def test_low_confidence_means_not_found_but_passages_are_kept(fake_index):
-    ans = QA(fake_index, reader=FirstNumberReader(0.2)).ask("How many?", k=2)
+    ans = QA(fake_index, reader=NumberReader(0.2)).ask("How many?", k=2)
     assert ans.text is None and not ans.found and ans.citations == () and len(ans.passages) == 2
     assert answer_to_dict(ans)["answer"] is None
 
 
 def test_threshold_override_and_k(fake_index):
-    ans = QA(fake_index, QAConfig(threshold=0.1, k=1), reader=FirstNumberReader(0.2)).ask("How many?")
+    ans = QA(fake_index, QAConfig(threshold=0.1, k=1), reader=NumberReader(0.2)).ask("How many?")
     assert ans.found and len(ans.passages) == 1
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_bad_questions_raise_one_clear_error(fake_index, question):
     with pytest.raises(QAError):
-        QA(fake_index, reader=FirstNumberReader(0.9)).ask(question)
+        QA(fake_index, reader=NumberReader(0.9)).ask(question)
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
     with pytest.raises(QAError, match="no index at"):
-        QA(Index(tmp_path / "none"), reader=FirstNumberReader(0.9)).ask("Who?")
+        QA(Index(tmp_path / "none"), reader=NumberReader(0.9)).ask("Who?")
 
 
 def _seed_questions(shared_dir: Path) -> list[dict]:

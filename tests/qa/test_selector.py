@@ -14,6 +14,7 @@ from qa.readers import make_reader
 from qa.selector import FEATURES, AnswerSelector, SelectingReader, SelectorWeights
 from qa.text import normalize_answer as normalize
 from qa.types import Passage, Span
+from tests.fakes import FixedReader
 
 TEXT_A = "The council met on Monday. Seventeen women and 12 men attended the meeting in Leeds."
 TEXT_B = "A second report said 12 men attended. The mayor, Anna Berg, spoke."
@@ -40,6 +41,7 @@ def case():
     return [a, b], spans
 
 
+@pytest.mark.slow
 def test_features_by_hand(case) -> None:
     passages, spans = case
     x = AnswerSelector().features("How many women attended the meeting?", passages, spans)
@@ -59,6 +61,7 @@ def test_features_by_hand(case) -> None:
     assert _col(x, "type_match").tolist() == [1.0, 1.0, 1.0]  # spaCy: "Seventeen" and "12" are CARDINAL
 
 
+@pytest.mark.slow
 def test_type_match_and_echo_for_who_questions() -> None:
     p = _passage("b", TEXT_B, 0.03)
     spans = [_span(p, "Anna Berg", 5.0, 0.0), _span(p, "The mayor", 4.0, 0.0)]
@@ -75,6 +78,7 @@ def _weights(**coef: float) -> SelectorWeights:
                            tuple(coef.get(f, 0.0) for f in FEATURES), -1.0)
 
 
+@pytest.mark.slow
 def test_probabilities_follow_the_regression_and_impute_unknowns_at_the_mean(case) -> None:
     passages, spans = case
     sel = AnswerSelector(_weights(margin=1.0, dense=2.0))
@@ -87,6 +91,7 @@ def test_probabilities_follow_the_regression_and_impute_unknowns_at_the_mean(cas
     assert ranked[0].score == pytest.approx(p[0]) and ranked[0].start == spans[0].start
 
 
+@pytest.mark.slow
 def test_rank_keeps_the_readers_best_candidates(case) -> None:
     passages, spans = case
     sel = AnswerSelector(_weights(margin=1.0), max_candidates=1)
@@ -114,24 +119,15 @@ def test_normalize() -> None:
     assert normalize("  a  Dozen ") == "dozen"
 
 
-class _FixedReader:
-    threshold = 0.5
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.spans = spans
-
-    def read(self, question, passages):
-        return self.spans
-
-
+@pytest.mark.slow
 def test_selecting_reader_scores_with_the_selector(case) -> None:
     passages, spans = case
-    reader = SelectingReader(_FixedReader(spans), AnswerSelector(_weights(margin=-1.0)), threshold=0.3)
+    reader = SelectingReader(FixedReader(spans), AnswerSelector(_weights(margin=-1.0)), threshold=0.3)
     out = reader.read("How many women attended the meeting?", passages)
     assert reader.threshold == 0.3
     assert out[0].text == "12" and out[0].passage.doc_id == "b"  # negative weight: the least confident first
     with pytest.raises(ValueError):
-        SelectingReader(_FixedReader(spans), AnswerSelector(), threshold=1.5)
+        SelectingReader(FixedReader(spans), AnswerSelector(), threshold=1.5)
 
 
 def test_make_reader_uses_a_fitted_selector(tiny_model: Path, tmp_path: Path) -> None:
@@ -151,6 +147,7 @@ def test_make_reader_uses_a_fitted_selector(tiny_model: Path, tmp_path: Path) ->
         make_reader(str(folder), None)
 
 
+@pytest.mark.slow
 def test_calibration_maps_the_regression_logit_and_keeps_the_order(case) -> None:
     import dataclasses
 

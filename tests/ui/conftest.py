@@ -9,11 +9,10 @@ tests that change the index only add articles no other test asks about.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import pytest
 
@@ -22,7 +21,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from index import Index  # noqa: E402
-from qa import QA, QAConfig, Passage, Span  # noqa: E402
+from qa import QA, QAConfig  # noqa: E402
+from tests.fakes import NumberReader  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -75,18 +75,6 @@ def scratch_qa(ui_index_dir: Path, ui_qa: QA, tmp_path: Path) -> QA:
     folder = tmp_path / "ix"
     shutil.copytree(ui_index_dir, folder)
     return QA(Index(folder, embedder=ui_qa.index.embedder), QAConfig(reader="heuristic"))
-
-
-class NumberReader:
-    """A stub reader: the first number in the passages, with a fixed confidence; no model."""
-
-    threshold = 0.5
-
-    def read(self, question: str, passages: Sequence[Passage]) -> list[Span]:
-        for p in passages:
-            if m := re.search(r"\d[\d,]*", p.text):
-                return [Span(m.group(0), p.start + m.start(), p.start + m.end(), 0.9, p)]
-        return []
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from index import QAError
 from ui.app import ChatHandlers, Conversation, is_loopback, launch, parse_auth
 
 
+@pytest.mark.slow
 def test_ask_endpoint_returns_the_json_of_qa_ask(chat_url):
     client = Client(chat_url, verbose=False)
     data = client.predict("Who is the Kremlin spokesman?", api_name="/ask")
@@ -28,6 +29,7 @@ def test_ask_endpoint_returns_the_json_of_qa_ask(chat_url):
     assert fewer["answer"] == "240 meters" and len(fewer["passages"]) == 1
 
 
+@pytest.mark.slow
 def test_ask_endpoint_takes_the_conversation_history(chat_url):
     client = Client(chat_url, verbose=False)
     history = [["Who is the Kremlin spokesman?", "Dmitry Peskov"]]
@@ -40,12 +42,14 @@ def test_ask_endpoint_takes_the_conversation_history(chat_url):
         client.predict("What did he confirm?", 5, [["Who is the Kremlin spokesman?"]], api_name="/ask")
 
 
+@pytest.mark.slow
 def test_ask_endpoint_reports_errors_as_a_message(chat_url):
     client = Client(chat_url, verbose=False)
     with pytest.raises(AppError, match="the question is empty"):
         client.predict("   ", api_name="/ask")
 
 
+@pytest.mark.slow
 def test_follow_ups_pass_the_understood_question_and_answer_as_history(ui_qa):
     handlers = ChatHandlers(ui_qa)
     chat, conv, box, _ = handlers.ask("Who is the Kremlin spokesman?", 5, Conversation())
@@ -56,11 +60,13 @@ def test_follow_ups_pass_the_understood_question_and_answer_as_history(ui_qa):
     assert "Vedomosti" in passages
 
 
+@pytest.mark.slow
 def test_qa_errors_become_gr_errors_without_traceback(ui_qa):
     with pytest.raises(gr.Error, match="the question is empty"):
         ChatHandlers(ui_qa).ask("", 5, Conversation())
 
 
+@pytest.mark.slow
 def test_upload_indexes_good_files_and_reports_bad_ones_by_name(scratch_qa, tmp_path):
     uploads = tmp_path / "uploads"
     uploads.mkdir()
@@ -84,6 +90,7 @@ def test_upload_indexes_good_files_and_reports_bad_ones_by_name(scratch_qa, tmp_
     assert answer.text == "48,000" and answer.citations[0].source == "solar.txt"  # the name only, no upload path
 
 
+@pytest.mark.slow
 def test_upload_without_files_asks_for_them(ui_qa):
     with pytest.raises(gr.Error, match="Choose one or more files"):
         ChatHandlers(ui_qa).upload([], progress=lambda *args, **kwargs: None)
@@ -105,6 +112,7 @@ def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
 
 
+@pytest.mark.slow
 def test_launch_binds_loopback_quietly_and_warns_once_for_other_hosts(ui_qa, monkeypatch, capsys):
     calls: list[dict] = []
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: calls.append(kwargs))
@@ -117,6 +125,7 @@ def test_launch_binds_loopback_quietly_and_warns_once_for_other_hosts(ui_qa, mon
     assert calls[-1]["server_name"] == "0.0.0.0" and err.startswith("warning:") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_the_chat_and_its_api_use_the_threshold_fitted_on_the_index(scratch_qa):
     from qa import FittedThreshold, store_fitted
 
@@ -130,3 +139,10 @@ def test_the_chat_and_its_api_use_the_threshold_fitted_on_the_index(scratch_qa):
     assert after["answer"] is not None and after["score"] == before["score"]  # the same best span, now shown
     chat, *_ = handlers.ask("What is the capital of Peru?", 5, Conversation())
     assert "do not seem to hold" not in chat[-1]["content"]
+
+
+def test_an_empty_chat_offers_questions_answered_by_the_indexed_articles(fake_qa) -> None:
+    handlers = ChatHandlers(fake_qa)
+    assert handlers.examples() == ["How many runners started the marathon?"]  # "A record 9,400 runners started ..."
+    answer = handlers.ask_json(handlers.examples()[0])
+    assert answer["answer"] == "9,400"

@@ -135,3 +135,24 @@ def test_uploaded_article_is_answerable_at_once_and_bad_files_are_reported(page,
     answer = ask(page, "How many panels does the solar farm have?")
     assert answer.locator(".qa-span").inner_text() == "48,000"
     assert "solar.txt" in answer.locator(".qa-source").first.inner_text()
+
+
+def test_an_empty_chat_offers_example_questions_and_clicking_one_asks_it(page, dialogs):
+    examples = page.locator("#qa-examples button:visible")
+    examples.first.wait_for()
+    texts = [examples.nth(i).inner_text().strip() for i in range(examples.count())]
+    confirm = "Who confirmed a report in the newspaper Vedomosti about the meeting?"
+    assert confirm in texts  # from kremlin.md's lead sentences
+    assert f"Who found the code {SCRIPT} hidden in a newsletter?" in texts  # hostile.txt's, shown as text
+    assert page.locator("#qa-examples script").count() == 0 and page.locator("#qa-examples img").count() == 0
+
+    examples.filter(has_text="Vedomosti").click()
+    answer = page.locator("#qa-chat .qa-answer").first
+    answer.wait_for()
+    assert page.locator("#qa-chat [data-testid='user']").first.inner_text().strip() == confirm
+    assert "Peskov" in answer.inner_text()
+    expect(page.locator("#qa-examples")).to_be_hidden()  # offered by an empty chat only
+
+    page.locator("#qa-new").click()
+    expect(page.locator("#qa-examples button:visible").first).to_be_visible()
+    assert dialogs == []
