@@ -338,18 +338,27 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     }
 
 
+def say(message: str) -> None:
+    """Progress of a benchmark, on stderr (the figures go to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_or_error(run: Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]],
+                 args: argparse.Namespace) -> dict[str, Any] | None:
+    """``run(args, say)``, or None after printing a QAError as one ``error:`` line."""
+    try:
+        return run(args, say)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    try:
-        result = run(args, say)
-    except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    result = run_or_error(run, args)
+    if result is None:
         return 1
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(format_table(result))

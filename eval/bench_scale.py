@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 from index import Article, QAError
 
-from eval.bench import derive_questions, dir_bytes, latency_stats, news_zip, peak_rss_mb
+from eval.bench import derive_questions, dir_bytes, latency_stats, news_zip, peak_rss_mb, run_or_error
 from eval.scale_answer import answer_in_subprocess, open_index
 from eval.scale_build import BuildState, ScaleBuilder
 from eval.scale_corpus import REPLICATION_NOTE, load_corpus, probe_article
@@ -191,14 +191,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    try:
-        result = run(args, say)
-    except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    result = run_or_error(run, args)
+    if result is None:
         return 1
     print(format_table(result))
     if args.json:
