@@ -61,7 +61,7 @@ def new_segment(settings: Settings, new: Sequence[Article], moved: Sequence[Arti
         assert view is not None
         i, row = view.locate(art.doc_id) or (-1, -1)
         seg = view.segments[i]
-        own = np.flatnonzero(np.asarray(seg.chunks[:, 0]) == row)
+        own = np.arange(seg.chunk_bounds[row], seg.chunk_bounds[row + 1])
         for r in own:
             _, start, end = (int(x) for x in seg.chunks[r])
             rows.append(len(articles))

@@ -124,7 +124,7 @@ class Index:
         view = self.snapshot()
         out = []
         for i, seg in enumerate(view.segments):
-            counts = np.bincount(np.asarray(seg.chunks[:, 0]), minlength=seg.n_articles)
+            counts = np.diff(seg.chunk_bounds)
             live = view.live_articles[i]
             for row in range(seg.n_articles):
                 if live is None or live[row]:
@@ -191,8 +191,7 @@ class Index:
             query.encode("utf-8")  # the tokenizer raises TypeError on lone surrogates (undecodable argv bytes)
         except UnicodeEncodeError:
             raise QAError("the question is not valid Unicode text (it holds an unpaired surrogate)") from None
-        view = self.snapshot()
-        view.check_failures()
+        view = self.snapshot()  # raises a damage a background verification found
         if not view.n_chunks:
             return []
         if mode != SearchMode.LEXICAL and self.embedder.dimension != view.settings.dimension:
@@ -367,7 +366,8 @@ class Index:
             i, row = where
             refs[i] = SegmentRef(refs[i].name, refs[i].meta_sha256, tuple(sorted({*refs[i].deleted, row})))
             n_articles -= 1
-            n_chunks -= int(np.count_nonzero(np.asarray(view.segments[i].chunks[:, 0]) == row))
+            bounds = view.segments[i].chunk_bounds
+            n_chunks -= int(bounds[row + 1] - bounds[row])
         new: list[SegmentRef] = []
         for data in parts:
             if len(data.articles):
@@ -409,8 +409,6 @@ class _Writing:
 
     def __enter__(self) -> View | None:
         self._index._dir.claim()  # a folder that is not ours is refused before anything reads it
-        if self._index.exists:
-            self._index.snapshot()  # upgrades a format-1 index first, under its own hold of the locks
         self._index._write_mutex.acquire()
         try:
             self._lock = self._index._dir.lock(self._index.config.lock_timeout)

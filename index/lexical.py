@@ -104,11 +104,8 @@ class Postings:
 
     def terms(self) -> list[bytes]:
         """Every term, in order (used by merges)."""
-        data = self._blob_bytes()
+        data = self.blob.tobytes()
         return [data[self.offsets[i] : self.offsets[i + 1]] for i in range(len(self.offsets) - 1)]
-
-    def _blob_bytes(self) -> bytes:
-        return self.blob.tobytes()
 
     def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, term counts) of the chunks holding ``term``; empty arrays when none does."""

@@ -150,18 +150,18 @@ class Segment:
     @cached_property
     def rows_of_doc(self) -> dict[str, list[int]]:
         """doc_id -> its rows in this segment (more than one only where a text was removed and added again)."""
-        out: dict[str, list[int]] = {}
-        for row, doc_id in enumerate(self.keys[0]):
-            out.setdefault(doc_id, []).append(row)
-        return out
+        return _rows_by(self.keys[0])
 
     @cached_property
     def rows_of_key(self) -> dict[str, list[int]]:
         """key -> the rows of the articles stored under it in this segment."""
-        out: dict[str, list[int]] = {}
-        for row, key in enumerate(self.keys[1]):
-            out.setdefault(key, []).append(row)
-        return out
+        return _rows_by(self.keys[1])
+
+    @cached_property
+    def chunk_bounds(self) -> np.ndarray:
+        """Article row ``r``'s chunks are rows ``chunk_bounds[r]:chunk_bounds[r + 1]`` (the table is in article
+        order, checked at load): one pass per process, then each lookup is O(1)."""
+        return np.searchsorted(np.ascontiguousarray(self.chunks[:, 0]), np.arange(self.n_articles + 1), side="left")
 
     def text(self, row: int) -> str:
         lo, hi = int(self._text_offsets[row]), int(self._text_offsets[row + 1])
@@ -194,6 +194,13 @@ class Segment:
         if self.n_chunks and np.any(self.chunks[:, 2] > lengths[self.chunks[:, 0]]):
             problems.append(f"{self.name}: chunk offsets run past the end of their article")
         return problems
+
+
+def _rows_by(values: Sequence[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for row, value in enumerate(values):
+        out.setdefault(value, []).append(row)
+    return out
 
 
 def _array(folder: Path, name: str, shape: tuple[int, ...], kind: str) -> np.ndarray:

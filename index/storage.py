@@ -206,7 +206,7 @@ class IndexDir:
         _fsync_path(pointer)
         os.replace(pointer, self.root / CURRENT)
         _fsync_path(self.root)
-        self._remove_old(name, previous)
+        self._remove_old(name, previous, {seg["name"] for seg in point["segments"]})
         return name
 
     def remove_leftovers(self) -> None:
@@ -215,24 +215,15 @@ class IndexDir:
             if _LEFTOVER.match(path.name):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
-    def _segments_of(self, name: str | None) -> set[str]:
-        if name is None or not _COMMIT.match(name):
-            return set()
-        try:
-            point = _json_object((self.root / f"{name}.json").read_bytes(), name)
-            return {s["name"] for s in point.get("segments", []) if isinstance(s, dict) and isinstance(s.get("name"), str)}
-        except (OSError, IndexCorruptError):
-            return set()
-
-    def _remove_old(self, live: str, previous: str | None) -> None:
-        """Delete every segment the live commit point does not name, and every commit point and format-1
-        generation but the live one and the one live before it.
+    def _remove_old(self, live: str, previous: str | None, segments: set[str]) -> None:
+        """Delete every segment but ``segments`` (those the live commit point names), and every commit point and
+        format-1 generation but the live one and the one live before it.
 
         A reader that has loaded a segment keeps its mappings after the files are unlinked; one still loading
         an older commit point finds a file missing, sees that CURRENT has moved and reloads. A segment renamed
         into place by a writer killed before its commit was never named: it is deleted too.
         """
-        keep = {live, previous} | self._segments_of(live)
+        keep = {live, previous} | segments  # the live commit point's segments, as written: never re-read
         for path in self.root.iterdir():
             m = _COMMIT_FILE.match(path.name)
             if m and path.name[: -len(".json")] not in keep:

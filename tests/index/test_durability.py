@@ -207,7 +207,7 @@ def _assert_recovered(root: Path, expected: dict | None, open_ix, story) -> None
     assert not [n for n in names if ".tmp-" in n], names  # the killed writer's leftovers are gone
     commits = {n[: -len(".json")] for n in names if re.fullmatch(r"commit-\d+\.json", n)}
     assert len(commits) <= 2 and fresh._gen in commits, names
-    named = fresh._dir._segments_of(fresh._gen)
+    named = {ref.name for ref in fresh.snapshot().point.segments}
     assert {n for n in names if n.startswith(("seg-", "gen-"))} == named, names  # no orphan, no half-deleted one
 
 
