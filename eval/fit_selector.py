@@ -3,9 +3,9 @@
 Usage (from the repository root, after ``eval.train_reader`` and ``eval.export_reader``):
     .venv/bin/python -m eval.fit_selector qa/models/reader --work artifacts/selector
 
-1. Fit: newsqa-train questions on the articles kept out of reader training (id ending in
-   ``SELECTOR_DIGITS``) and the project's own news questions (``eval/data/newsqa-extra-train.json``), asked
-   through the full pipeline (k passages from an index of every newsqa-train and extra article), and asked
+1. Fit: the questions of newsqa-train and of the project's own news questions
+   (``eval/data/newsqa-extra-train.json``) on the articles kept out of reader training (id ending in
+   ``SELECTOR_DIGITS``), asked through the full pipeline (k passages from an index of every newsqa-train and extra article), and asked
    again of the same index without their own article (the commonest "not found" in real use). Each candidate span is labelled right (exact match with a gold answer) or wrong.
 2. Choose: the threshold that maximises F1 over newsqa-dev (an index of every dev article) and the v2.0
    questions of the three SQuAD validation articles (an index of every SQuAD train paragraph). The dev
@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from eval.cache import cached_index_dir, default_cache_dir
 from eval.datasets import REPO_SPLITS, Question, QuestionSet, filter_split, filter_titles, load_questions
 from eval.metrics import exact_match, f1, squad_scores
-from eval.reader_data import NEWSQA_DIR, SELECTOR_DIGITS, VALIDATION_TITLES, article_id
+from eval.reader_data import EXTRA_TRAIN, NEWSQA_DIR, SELECTOR_DIGITS, VALIDATION_TITLES, article_id
 from eval.runner import from_gold_source
 from index import Index
 from qa.neural import ONNX_FILE, NeuralReader
@@ -42,19 +42,15 @@ from qa.retriever import Retriever
 from qa.selector import FEATURES, AnswerSelector, SelectorWeights
 
 K = 5
-EXTRA_TRAIN = Path(__file__).resolve().parent / "data" / "newsqa-extra-train.json"
 GRID = [i / 100 for i in range(101)]
 
 
 def question_sets() -> dict[str, tuple[list[Question], list[QuestionSet], str]]:
     """name -> (questions, the question sets whose articles form their index, that index's cache name)."""
-    train = load_questions(NEWSQA_DIR / "newsqa-train.json")
-    fit = [q for q in train.questions if article_id(q.title or "").endswith(SELECTOR_DIGITS)]
-    scope = [train]
-    if EXTRA_TRAIN.is_file():  # the project's own news questions: never in reader training so far
-        extra = load_questions(EXTRA_TRAIN)
-        fit += list(extra.questions)
-        scope.append(extra)
+    scope = [load_questions(NEWSQA_DIR / "newsqa-train.json")]
+    if EXTRA_TRAIN.is_file():  # the project's own news questions, split by the same rule
+        scope.append(load_questions(EXTRA_TRAIN))
+    fit = [q for qs in scope for q in qs.questions if article_id(q.title or "").endswith(SELECTOR_DIGITS)]
     fit_index = "-".join(f"{qs.path.stem}-{qs.fingerprint()}" for qs in scope)
     dev = load_questions(NEWSQA_DIR / "newsqa-dev.json")
     squad_train = filter_split(load_questions(REPO_SPLITS.parent / "squad-dev-v2.0.json"), "train", REPO_SPLITS)

@@ -30,6 +30,8 @@ from index.lexical import LexicalIndex
 from eval.datasets import QuestionSet, load_questions
 
 NEWSQA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "newsqa"
+# The project's own news questions (eval/data/newsqa-extra-*.jsonl, built by eval.newsqa_extra), same split rules.
+EXTRA_TRAIN = Path(__file__).resolve().parent / "data" / "newsqa-extra-train.json"
 # newsqa-train articles whose id ends in these digits fit the answer selector, never the reader.
 SELECTOR_DIGITS = ("1",)
 RESERVED_DIGIT = "7"

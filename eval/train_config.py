@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from eval.reader_data import NEWSQA_DIR
+from eval.reader_data import EXTRA_TRAIN, NEWSQA_DIR
 
 DESCRIPTION = ("Fine-tune the neural extractive reader on news and SQuAD questions, "
                "SQuAD 2.0 style (a no-answer option).")
@@ -18,7 +18,9 @@ DESCRIPTION = ("Fine-tune the neural extractive reader on news and SQuAD questio
 class TrainConfig:
     """One training run; each field is the command-line flag of the same name (``--batch-size`` is ``batch_size``).
 
-    ``news`` None trains on SQuAD alone (``--news none``). ``init`` None starts from the packaged encoder.
+    ``news`` are the news files (SQuAD v2.0 format, whole articles): newsqa-train and the project's own
+    questions by default; empty trains on SQuAD alone (``--news none``). ``init`` None starts from the packaged
+    encoder.
     ``skip_eval`` changes nothing: it is accepted so that the command recorded in ``qa/models/reader/reader.json``
     still runs (evaluation and the threshold moved to ``eval.fit_selector``).
 
@@ -40,7 +42,7 @@ class TrainConfig:
     threads: int = 2
     freeze_layers: int = 0
     bf16: bool = False
-    news: Path | None = NEWSQA_DIR / "newsqa-train.json"
+    news: tuple[Path, ...] = (NEWSQA_DIR / "newsqa-train.json", EXTRA_TRAIN)
     news_negatives: int = 1
     squad_limit: int | None = None
     train_limit: int | None = None
@@ -48,9 +50,9 @@ class TrainConfig:
     skip_eval: bool = False
 
 
-def _news_path(text: str) -> Path | None:
-    """``--news``: a file, or ``none`` for SQuAD alone."""
-    return None if text == "none" else Path(text)
+def _news_paths(values: Sequence[str]) -> tuple[Path, ...]:
+    """``--news``: files, or ``none`` for SQuAD alone."""
+    return () if list(values) == ["none"] else tuple(Path(v) for v in values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze-layers", type=int, default=d["freeze_layers"],
                    help="lowest encoder layers kept frozen (embeddings always)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x on CPUs with AVX-512 BF16, and on GPUs)")
-    p.add_argument("--news", type=_news_path, default=d["news"],
-                   help="newsqa training file (SQuAD v2.0 format, whole articles); 'none' trains on SQuAD alone")
+    p.add_argument("--news", nargs="+", default=d["news"],
+                   help="news training files (SQuAD v2.0 format, whole articles; default: newsqa-train.json and "
+                        "eval/data/newsqa-extra-train.json); 'none' trains on SQuAD alone")
     p.add_argument("--news-negatives", type=int, default=d["news_negatives"],
                    help="answerless BM25-ranked chunks per news question")
     p.add_argument("--squad-limit", type=int, default=d["squad_limit"], help="SQuAD train questions used (seeded sample)")
@@ -85,4 +88,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_config(argv: Sequence[str] | None = None) -> TrainConfig:
     """The ``TrainConfig`` of a command line (``sys.argv[1:]`` where None)."""
-    return TrainConfig(**vars(build_parser().parse_args(argv)))
+    args = vars(build_parser().parse_args(argv))
+    return TrainConfig(**{**args, "news": _news_paths(args["news"])})

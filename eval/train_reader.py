@@ -5,8 +5,8 @@ Usage (from the repository root; the shipped reader, about an hour on 2 CPU core
         --batch-size 32 --lr 8e-5 --max-length 256 --stride 96 --bf16 --seed 13 --max-minutes 58
 
 Data (``eval.reader_data``): the questions of the ``train`` articles of both SQuAD dev sets (SPLITS.json),
-less the three ``VALIDATION_TITLES`` kept for choosing the "not found" threshold; and newsqa-train's news
-questions cut into the index's own chunks (answer-bearing chunks plus BM25-ranked answerless ones), less the
+less the three ``VALIDATION_TITLES`` kept for choosing the "not found" threshold; and the news questions of
+newsqa-train and of the project's own ``eval/data/newsqa-extra-train.json``, cut into the index's own chunks (answer-bearing chunks plus BM25-ranked answerless ones), less the
 articles kept for fitting the answer selector. ``heldout`` SQuAD articles, newsqa-dev and articles reserved
 for evaluation are never read. Writes the model (fp16 safetensors, config, tokenizer) and ``training.json``
 (the command, seed, data sizes and checksums) to ``--out``; then ``eval.export_reader`` writes the int8 ONNX
@@ -296,10 +296,18 @@ def squad_sets() -> tuple[list[Example], list[Example]]:
 
 
 def news_set(config: TrainConfig) -> list[Example]:
-    """newsqa-train examples cut into the index's chunks, less the articles kept for the answer selector."""
-    if config.news is None:
+    """News examples cut into the index's chunks, less the articles kept for the answer selector.
+
+    The files' articles form one pool, from which each question's answerless chunks are drawn.
+    """
+    texts: dict[str, str] = {}
+    news_questions = []
+    for path in config.news:
+        more_texts, more_questions = load_news(path, exclude_digits=SELECTOR_DIGITS)
+        texts.update(more_texts)
+        news_questions += more_questions
+    if not news_questions:
         return []
-    texts, news_questions = load_news(config.news, exclude_digits=SELECTOR_DIGITS)
     return news_examples(texts, news_questions, negatives=config.news_negatives, seed=config.seed)
 
 
@@ -312,8 +320,7 @@ def training_set(config: TrainConfig) -> tuple[list[Example], list[Example], lis
     train_set = squad + news_set(config)
     rng.shuffle(train_set)
     files = [SQUAD_DIR / "squad-dev-v1.1.json", SQUAD_DIR / "squad-dev-v2.0.json"]
-    if config.news is not None:
-        files.append(config.news)
+    files += config.news
     return train_set[: config.train_limit], valid, files
 
 

