@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "max_candidates": args.max_candidates,
             "c": args.c,
             "fit": {"questions": len(data["fit"]["ids"]), "candidates": int(len(fit_y)), "right": int(fit_y.sum()),
-                    "articles": f"newsqa-train ids ending in {', '.join(SELECTOR_DIGITS)}",
+                    "articles": f"newsqa-train and eval/data ids ending in {', '.join(SELECTOR_DIGITS)}",
                     "with_and_without_their_article": True},
             "chosen_on": {"newsqa_dev": len(data["newsqa_dev"]["ids"]),
                           "squad_validation": len(data["squad_validation"]["ids"])},

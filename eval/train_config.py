@@ -21,8 +21,6 @@ class TrainConfig:
     ``news`` are the news files (SQuAD v2.0 format, whole articles): newsqa-train and the project's own
     questions by default; empty trains on SQuAD alone (``--news none``). ``init`` None starts from the packaged
     encoder.
-    ``skip_eval`` changes nothing: it is accepted so that the command recorded in ``qa/models/reader/reader.json``
-    still runs (evaluation and the threshold moved to ``eval.fit_selector``).
 
     Example:
         >>> config = parse_config(["--out", "artifacts/reader", "--epochs", "2", "--bf16"])
@@ -47,7 +45,6 @@ class TrainConfig:
     squad_limit: int | None = None
     train_limit: int | None = None
     init: Path | None = None
-    skip_eval: bool = False
 
 
 def _news_paths(values: Sequence[str]) -> tuple[Path, ...]:
@@ -81,8 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-limit", type=int, default=d["train_limit"], help="smoke tests: train on this many questions")
     p.add_argument("--init", type=Path, default=d["init"],
                    help="continue from this model folder (default: the packaged encoder)")
-    p.add_argument("--skip-eval", action="store_true",
-                   help="no effect (kept for the command recorded in reader.json; see eval.fit_selector)")
     return p
 
 

@@ -120,8 +120,8 @@ def test_the_command_recorded_in_reader_json_still_parses() -> None:
     assert words[:3] == ["python", "-m", "eval.train_reader"]
     config = parse_config(words[3:])
     assert (config.out, config.init, config.epochs, config.batch_size, config.lr) == (
-        Path("artifacts/reader-news"), Path("qa/models/reader"), 2.0, 32, 8e-5)
-    assert (config.max_length, config.stride, config.bf16, config.seed, config.max_minutes) == (256, 96, True, 13, 58.0)
+        Path("artifacts/reader-r3"), Path("qa/models/reader"), 2.0, 32, 5e-5)
+    assert (config.max_length, config.stride, config.bf16, config.seed, config.max_minutes) == (256, 96, True, 29, 66.0)
 
 
 def test_squad_examples_come_through_eval_datasets_with_answer_offsets(tiny_squad_v2: Path) -> None:
