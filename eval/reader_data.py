@@ -9,9 +9,10 @@ default) and every example is one chunk:
   its answers, from its own article and from the others (the passages a real retrieval puts in front of the
   reader): the reader learns to say "no answer" there.
 
-Split rules (``../shared/newsqa/README.md``): train on ``newsqa-train.json`` only; articles whose id ends in
-7 are reserved and refused here. ``newsqa-train`` articles whose id ends in one of ``SELECTOR_DIGITS`` are
-kept out of reader training: the answer selector is fitted on them (``eval.fit_selector``).
+Split rules (``../shared/newsqa/README.md``): train on ``newsqa-train.json`` and the project's own
+``eval/data/newsqa-extra-train.json`` only; articles whose id ends in 7 (reserved) or 3 (dev) are refused
+here. Articles whose id ends in one of ``SELECTOR_DIGITS`` are kept out of reader training: the answer
+selector is fitted on them (``eval.fit_selector``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from eval.datasets import QuestionSet, load_questions
 NEWSQA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "newsqa"
 # The project's own news questions (eval/data/newsqa-extra-*.jsonl, built by eval.newsqa_extra), same split rules.
 EXTRA_TRAIN = Path(__file__).resolve().parent / "data" / "newsqa-extra-train.json"
-# newsqa-train articles whose id ends in these digits fit the answer selector, never the reader.
+# News articles (both files) whose id ends in these digits fit the answer selector, never the reader.
 SELECTOR_DIGITS = ("1",)
 RESERVED_DIGIT = "7"
+DEV_DIGIT = "3"  # newsqa-dev: for choosing, never for training
 # The three SQuAD train articles with the fewest v2.0 questions: fixed by name, never from heldout. Kept out of
 # reader training; eval.fit_selector chooses the threshold on them.
 VALIDATION_TITLES = ("Normans", "Sky_(United_Kingdom)", "Black_Death")
@@ -107,7 +109,8 @@ def load_news(path: Path, *, digits: Sequence[str] | None = None, exclude_digits
     """Article texts by id and their questions, from a newsqa SQuAD-format file.
 
     ``digits``: keep only articles whose id ends in one of them; ``exclude_digits``: drop those.
-    Raises ValueError on an article reserved for evaluation (id ending in 7).
+    Raises ValueError on an article reserved for evaluation (id ending in 7) or of newsqa-dev (3): news
+    read here trains the reader.
     """
     qs = load_questions(path, allow_empty=True)
     texts: dict[str, str] = {}
@@ -115,6 +118,8 @@ def load_news(path: Path, *, digits: Sequence[str] | None = None, exclude_digits
         aid = article_id(para.title)
         if aid.endswith(RESERVED_DIGIT):
             raise ValueError(f"{path.name}: article {aid} is reserved for evaluation and must not be used")
+        if aid.endswith(DEV_DIGIT):
+            raise ValueError(f"{path.name}: article {aid} is a dev article (id ending in {DEV_DIGIT}): never train on it")
         if (digits is None or aid.endswith(tuple(digits))) and not aid.endswith(tuple(exclude_digits)):
             texts[aid] = para.context
     questions = [NewsQuestion(q.id, aid, q.question, tuple(zip(q.answers, q.answer_starts)), q.qtype or "",

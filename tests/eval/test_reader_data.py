@@ -63,6 +63,8 @@ def _article(aid: str, text: str):
 def test_reserved_articles_are_refused_and_digit_filters_apply(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved"):
         load_news(_write(tmp_path / "r.json", {"1007": ARTICLE}, {}))
+    with pytest.raises(ValueError, match="dev article"):
+        load_news(_write(tmp_path / "d.json", {"1003": ARTICLE}, {}))
     path = _write(tmp_path / "s.json", {"1001": ARTICLE, "1002": OTHER}, {"1001": [_qa("q", "Who opened it?", "Anna Berg")]})
     assert set(load_news(path, exclude_digits=("1",))[0]) == {"1002"}
     assert set(load_news(path, digits=("1",))[0]) == {"1001"}

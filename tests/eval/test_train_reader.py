@@ -122,6 +122,9 @@ def test_the_command_recorded_in_reader_json_still_parses() -> None:
     assert (config.out, config.init, config.epochs, config.batch_size, config.lr) == (
         Path("artifacts/reader-r3"), Path("qa/models/reader"), 2.0, 32, 5e-5)
     assert (config.max_length, config.stride, config.bf16, config.seed, config.max_minutes) == (256, 96, True, 29, 66.0)
+    # The command relies on the default news files: they are the ones whose checksums the record holds.
+    recorded = json.loads((PACKAGED_READER / "reader.json").read_text(encoding="utf-8"))["training"]["data"]
+    assert {path.name for path in config.news} <= set(recorded["data_sha256"])
 
 
 def test_squad_examples_come_through_eval_datasets_with_answer_offsets(tiny_squad_v2: Path) -> None:

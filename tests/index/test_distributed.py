@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.compare import assert_same_answer
 from tests.conftest import FakeEmbedder
 from index import Index, IndexConfig, QAError
 from index.distributed import RayBuilder, RayConfig
@@ -153,19 +154,7 @@ def test_ray_ingest_of_the_seeds_gives_the_same_list_vectors_and_answers(tmp_pat
                  if line.strip()]
     ray_qa, local_qa = QA(on_ray), QA(local)
     for question in questions:
-        got, want = answer_to_dict(ray_qa.ask(question)), answer_to_dict(local_qa.ask(question))
-        # Vectors agree to 1e-4 (batches differ), so scores may differ in their last printed digit.
-        assert _without_scores(got) == _without_scores(want)
-        assert got["score"] == pytest.approx(want["score"], abs=1e-3)
-
-
-def _without_scores(value: object) -> object:
-    """``value`` with every float replaced by None, recursively (what must match exactly)."""
-    if isinstance(value, dict):
-        return {k: _without_scores(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_scores(v) for v in value]
-    return None if isinstance(value, float) else value
+        assert_same_answer(answer_to_dict(ray_qa.ask(question)), answer_to_dict(local_qa.ask(question)))
 
 
 @pytest.mark.slow
