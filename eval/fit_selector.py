@@ -5,8 +5,9 @@ Usage (from the repository root, after ``eval.train_reader`` and ``eval.export_r
 
 1. Fit: the questions of newsqa-train and of the project's own news questions
    (``eval/data/newsqa-extra-train.json``) on the articles kept out of reader training (id ending in
-   ``SELECTOR_DIGITS``), asked through the full pipeline (k passages from an index of every newsqa-train and extra article), and asked
-   again of the same index without their own article (the commonest "not found" in real use). Each candidate span is labelled right (exact match with a gold answer) or wrong.
+   ``SELECTOR_DIGITS``), asked through the full pipeline (k passages from an index of every newsqa-train and
+   extra article), and asked again of the same index without their own article (the commonest "not found" in
+   real use). Each candidate span is labelled right (exact match with a gold answer) or wrong.
 2. Choose: the threshold that maximises F1 over newsqa-dev (an index of every dev article) and the v2.0
    questions of the three SQuAD validation articles (an index of every SQuAD train paragraph). The dev
    questions are also asked of the dev index without their own article, for the report only.

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from eval.bench import NEWS_CSV, news_zip
+from eval.reader_data import DEV_DIGIT, RESERVED_DIGIT
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TYPES = ("how many", "who", "when", "where", "what", "which", "why", "how")
@@ -41,7 +42,7 @@ def check(questions: Sequence[dict], articles: dict[str, dict[str, str]]) -> lis
     problems = []
     held = {}  # text -> id of an article reserved for evaluation or in dev
     for aid, row in articles.items():
-        if aid.endswith(("3", "7")):
+        if aid.endswith((DEV_DIGIT, RESERVED_DIGIT)):
             held.setdefault(row["text"], aid)
     seen: set[str] = set()
     for q in questions:
@@ -50,7 +51,7 @@ def check(questions: Sequence[dict], articles: dict[str, dict[str, str]]) -> lis
         if q.get("id") in seen:
             problems.append(f"{where}: duplicate id")
         seen.add(q.get("id"))
-        if aid.endswith("7"):
+        if aid.endswith(RESERVED_DIGIT):
             problems.append(f"{where}: article {aid} is reserved for evaluation")
             continue
         if aid not in articles:
@@ -58,7 +59,7 @@ def check(questions: Sequence[dict], articles: dict[str, dict[str, str]]) -> lis
             continue
         text = articles[aid]["text"]
         twin = held.get(text)
-        if twin is not None and twin != aid and not aid.endswith("3"):
+        if twin is not None and twin != aid and not aid.endswith(DEV_DIGIT):
             problems.append(f"{where}: article {aid} has the same text as {twin}, which is reserved or in dev")
         if q.get("type") not in TYPES or q.get("style") not in STYLES:
             problems.append(f"{where}: type/style not in the guide's lists")
@@ -94,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print("\n".join(f"error: {line}" for line in problems))
         return 1
-    for split, keep in (("train", lambda aid: not aid.endswith("3")), ("dev", lambda aid: aid.endswith("3"))):
+    for split, keep in (("train", lambda aid: not aid.endswith(DEV_DIGIT)),
+                        ("dev", lambda aid: aid.endswith(DEV_DIGIT))):
         part = [q for q in questions if keep(str(q["article_id"]))]
         target = args.out / f"newsqa-extra-{split}.json"
         if part:

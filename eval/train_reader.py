@@ -6,8 +6,9 @@ Usage (from the repository root; the shipped reader, about an hour on 2 CPU core
 
 Data (``eval.reader_data``): the questions of the ``train`` articles of both SQuAD dev sets (SPLITS.json),
 less the three ``VALIDATION_TITLES`` kept for choosing the "not found" threshold; and the news questions of
-newsqa-train and of the project's own ``eval/data/newsqa-extra-train.json``, cut into the index's own chunks (answer-bearing chunks plus BM25-ranked answerless ones), less the
-articles kept for fitting the answer selector. ``heldout`` SQuAD articles, newsqa-dev and articles reserved
+newsqa-train and of the project's own ``eval/data/newsqa-extra-train.json``, cut into the index's own chunks
+(answer-bearing chunks plus BM25-ranked answerless ones), less the articles kept for fitting the answer
+selector. ``heldout`` SQuAD articles, newsqa-dev and articles reserved
 for evaluation are never read. Writes the model (fp16 safetensors, config, tokenizer) and ``training.json``
 (the command, seed, data sizes and checksums) to ``--out``; then ``eval.export_reader`` writes the int8 ONNX
 model and ``eval.fit_selector`` fits the answer selector and chooses the threshold.
