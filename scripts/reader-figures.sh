@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every figure of the README's "Readers and figures" table, for one reader: OUT=DIR READER=... bash scripts/reader-figures.sh
 # READER: neural (the default), heuristic, or a model folder. SAMPLE: questions per SQuAD run (default 200).
+# THRESHOLD: "not found" below this score (default: the reader's own; 0 gives the always-answering row).
 # Held-out SQuAD runs are for reporting only; nothing here tunes anything. The newsqa-dev index, the SQuAD
 # held-out paragraph index and the seed index are built on the first run and reused (see eval/README.md).
 set -euo pipefail
@@ -9,12 +10,13 @@ OUT=${OUT:?set OUT to a folder for the reports}
 READER=${READER:-neural}
 SAMPLE=${SAMPLE:-200}
 NEWSQA_SAMPLE=${NEWSQA_SAMPLE:-}
+THRESHOLD=${THRESHOLD:-}
 QA=.venv/bin/qa
 mkdir -p "$OUT"
 run() {  # name, then the qa eval arguments
   local name=$1; shift
   echo "== $name" | tee -a "$OUT/log"
-  $QA eval "$@" --reader "$READER" --quiet --json --report "$OUT/$name" > "$OUT/$name.json"
+  $QA eval "$@" --reader "$READER" ${THRESHOLD:+--threshold "$THRESHOLD"} --quiet --json --report "$OUT/$name" > "$OUT/$name.json"
   python3 - "$OUT/$name.json" <<'PY' | tee -a "$OUT/log"
 import json, sys
 s = json.load(open(sys.argv[1]))
